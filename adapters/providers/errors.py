@@ -1,0 +1,59 @@
+"""SDK exceptions -> typed domain errors. Messages never carry keys or request headers."""
+
+from __future__ import annotations
+
+import httpx2
+import openai
+
+from domain.errors import UpstreamError, UpstreamRejected, UpstreamTimeout, UpstreamUnreachable
+
+RETRYABLE_STATUSES = frozenset({408, 409, 429, 500, 502, 503, 504, 520, 522, 524, 529})
+
+
+def retry_after_seconds(headers: httpx2.Headers | None) -> float | None:
+    if headers is None:
+        return None
+    value = headers.get("retry-after-ms")
+    if value:
+        try:
+            return float(value) / 1000
+        except ValueError:
+            return None
+    value = headers.get("retry-after")
+    if value:
+        try:
+            return float(value)
+        except ValueError:
+            return None
+    return None
+
+
+def from_status(status: int, message: str, provider: str, retry_after: float | None = None,
+                code: str | None = None) -> UpstreamError:
+    """An HTTP error status from a provider -> the domain error that decides retry and blame."""
+    text = f"{provider} returned {status}: {message}"[:2000]
+    if status in RETRYABLE_STATUSES or status >= 500:
+        return UpstreamError(text, provider=provider, status=status, retry_after=retry_after, code=code)
+    return UpstreamRejected(text, provider=provider, status=status, code=code)
+
+
+def translate_openai_error(exc: Exception, provider: str) -> UpstreamError:
+    if isinstance(exc, openai.APITimeoutError | httpx2.TimeoutException):
+        return UpstreamTimeout(f"{provider} timed out", provider=provider)
+    if isinstance(exc, openai.APIConnectionError | httpx2.TransportError):
+        return UpstreamUnreachable(f"{provider} could not be reached: {type(exc).__name__}", provider=provider)
+    if isinstance(exc, openai.APIStatusError):
+        message = _message(exc.body) or exc.response.reason_phrase or "error"
+        return from_status(exc.status_code, message, provider,
+                           retry_after_seconds(exc.response.headers), code=getattr(exc, "code", None))
+    return UpstreamError(f"{provider} failed: {type(exc).__name__}", provider=provider)
+
+
+def _message(body: object) -> str | None:
+    if isinstance(body, dict):
+        inner = body.get("error", body)
+        if isinstance(inner, dict) and isinstance(inner.get("message"), str):
+            return inner["message"]
+        if isinstance(inner, str):
+            return inner
+    return None

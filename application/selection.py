@@ -1,0 +1,84 @@
+"""Which provider and model serve a request: a manual `provider:model`, or a routed choice."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from application.request_config import RequestConfig
+from application.settings import Family, Settings
+from domain.catalog import Catalog, ModelInfo, base_model_name
+from domain.errors import InvalidRequest
+
+SelectionSource = Literal["manual_override", "router", "cache_exact", "cache_semantic", "external", "default"]
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    provider: str
+    model: str
+
+    @property
+    def key(self) -> str:
+        return f"{self.provider}:{self.model}"
+
+
+@dataclass(slots=True)
+class Selection:
+    """The chosen target first, then the alternatives a fallback may try, in order."""
+
+    targets: list[Target]
+    source: SelectionSource
+    manual: bool = False
+    notes: list[str] = field(default_factory=list)
+
+
+def catalog_for(config: RequestConfig, provider_names: list[str]) -> Catalog:
+    infos = []
+    for name in provider_names:
+        provider = config.providers.get(name)
+        if provider is None:
+            continue
+        for model, m in provider.models.items():
+            infos.append(ModelInfo(
+                provider=name, model=model, input_per_mtok=m.input_per_mtok, output_per_mtok=m.output_per_mtok,
+                cache_read_per_mtok=m.cache_read_per_mtok, cache_write_per_mtok=m.cache_write_per_mtok,
+                context_window=m.context_window, supports_tools=m.supports_tools,
+                supports_vision=m.supports_vision, quality=m.quality))
+    return Catalog(infos)
+
+
+def allowed_providers(settings: Settings, config: RequestConfig, family: Family) -> list[str]:
+    """Providers this API family may use, including ones a request override adds or changes."""
+    names = settings.endpoint_providers(family)
+    for name in config.overridden:
+        provider = config.providers.get(name)
+        if provider is not None and provider.active and name not in names:
+            names.append(name)
+    return [n for n in names if n in config.providers and config.providers[n].active]
+
+
+def parse_manual(model: str, config: RequestConfig, allowed: list[str]) -> Target | None:
+    """`provider:model` -> Target; None when `model` is not in that form (it is then routed).
+
+    Only the first colon splits: `ollama:llama3:8b` is model `llama3:8b` at provider `ollama`.
+    """
+    if ":" not in model:
+        return None
+    provider, _, name = model.partition(":")
+    if provider not in config.providers or provider not in allowed:
+        choices = ", ".join(sorted(allowed)) or "none configured"
+        raise InvalidRequest(f"unknown provider {provider!r} in model {model!r}; available providers: {choices}",
+                             param="model", code="model_not_found")
+    models = config.providers[provider].models
+    if not name:
+        raise InvalidRequest(f"model {model!r} names no model after the provider", param="model")
+    if models and name not in models and not _dated_variant(name, models):
+        choices = ", ".join(f"{provider}:{m}" for m in models)
+        raise InvalidRequest(f"unknown model {name!r} for provider {provider!r}; available: {choices}",
+                             param="model", code="model_not_found")
+    return Target(provider=provider, model=name)
+
+
+def _dated_variant(name: str, models: dict[str, object]) -> bool:
+    return base_model_name(name) in models

@@ -1,0 +1,214 @@
+"""The validated configuration: the YAML file, the fluent builder and request overrides all end
+up as these models. Unknown keys are errors, so a typo fails at startup instead of being ignored.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+Family = Literal["chat_completions", "messages", "gemini"]
+FAMILIES: tuple[Family, ...] = ("chat_completions", "messages", "gemini")
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ModelSettings(Strict):
+    input_per_mtok: float = Field(0.0, ge=0)
+    output_per_mtok: float = Field(0.0, ge=0)
+    cache_read_per_mtok: float | None = Field(None, ge=0)
+    cache_write_per_mtok: float | None = Field(None, ge=0)
+    context_window: int = Field(128_000, gt=0)
+    supports_tools: bool = True
+    supports_vision: bool = False
+    quality: float | None = Field(None, ge=0, le=1)
+
+
+class ProviderSettings(Strict):
+    kind: Literal["openai", "anthropic", "gemini"]
+    base_url: str = ""
+    api_key: str = ""
+    # A provider that needs no key (a local Ollama or vLLM) is enabled without one.
+    requires_key: bool = True
+    timeout_ms: int = Field(60_000, gt=0)
+    headers: dict[str, str] = Field(default_factory=dict)
+    rate_limit_rpm: int | None = Field(None, gt=0)
+    enabled: bool = True
+    models: dict[str, ModelSettings] = Field(default_factory=dict)
+
+    @property
+    def active(self) -> bool:
+        return self.enabled and bool(self.api_key or not self.requires_key)
+
+    @property
+    def timeout_s(self) -> float:
+        return self.timeout_ms / 1000
+
+
+class EndpointSettings(Strict):
+    enabled: bool = True
+    # Providers this API family may route to; empty means every active provider.
+    providers: list[str] = Field(default_factory=list)
+
+
+class CorsSettings(Strict):
+    allow_origins: list[str] = Field(default_factory=list)
+    allow_methods: list[str] = Field(default_factory=lambda: ["GET", "POST", "PATCH", "DELETE", "OPTIONS"])
+    allow_headers: list[str] = Field(default_factory=lambda: ["*"])
+    allow_credentials: bool = False
+    max_age_s: int = 600
+
+    @model_validator(mode="after")
+    def _no_wildcard_with_credentials(self) -> CorsSettings:
+        if self.allow_credentials and "*" in self.allow_origins:
+            raise ValueError("a wildcard origin cannot be combined with allow_credentials")
+        return self
+
+
+class ServerSettings(Strict):
+    host: str = "127.0.0.1"
+    port: int = Field(8080, ge=0, le=65535)
+    workers: int = Field(1, ge=1)
+    environment: Literal["development", "production", "test"] = "development"
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    max_body_bytes: int = Field(10 * 1024 * 1024, gt=0)
+    shutdown_timeout_s: float = Field(30.0, ge=0)
+    # Model used when a request names none and routing is off.
+    default_model: str = ""
+    cors: CorsSettings = Field(default_factory=CorsSettings)
+
+
+class ExternalRouterSettings(Strict):
+    url: str = ""
+    jwt_secret: str = ""
+    timeout_ms: int = Field(500, gt=0)
+
+
+class RoutingCacheSettings(Strict):
+    enabled: bool = True
+    ttl_s: int = Field(3600, gt=0)
+    max_entries: int = Field(10_000, gt=0)
+    semantic: bool = False
+    semantic_threshold: float = Field(0.95, gt=0, le=1)
+
+
+class ModelRouterSettings(Strict):
+    enabled: bool = True
+    cost_bias: float = Field(0.5, ge=0, le=1)
+    # Restrict routing to these `provider:model` ids (empty: every model the endpoint may use).
+    models: list[str] = Field(default_factory=list)
+    external: ExternalRouterSettings = Field(default_factory=ExternalRouterSettings)
+    cache: RoutingCacheSettings = Field(default_factory=RoutingCacheSettings)
+
+
+class BreakerSettings(Strict):
+    failure_threshold: int = Field(5, ge=1)
+    success_threshold: int = Field(2, ge=1)
+    open_timeout_ms: int = Field(30_000, gt=0)
+    half_open_max_probes: int = Field(1, ge=1)
+    per_model: bool = False
+
+
+class FallbackSettings(Strict):
+    mode: Literal["sequential", "race", "off"] = "sequential"
+    max_retries: int = Field(1, ge=0, le=10)
+    backoff_ms: int = Field(100, ge=0)
+    max_backoff_ms: int = Field(2_000, ge=0)
+    timeout_ms: int = Field(120_000, gt=0)
+    race_width: int = Field(2, ge=2, le=8)
+    max_candidates: int = Field(3, ge=1)
+    # Whether a manual `provider:model` request may fall back to other models.
+    on_manual_override: bool = False
+    breaker: BreakerSettings = Field(default_factory=BreakerSettings)
+
+
+class PromptCacheSettings(Strict):
+    enabled: bool = False
+    ttl_s: int = Field(3600, gt=0)
+    max_entries: int = Field(10_000, gt=0)
+    semantic: bool = False
+    semantic_threshold: float = Field(0.95, gt=0, le=1)
+    cache_nonzero_temperature: bool = False
+    replay_chunk_delay_ms: int = Field(0, ge=0)
+
+
+class RedisSettings(Strict):
+    url: str = ""
+    key_prefix: str = "adaptive-proxy:"
+
+
+class DatabaseSettings(Strict):
+    url: str = ""
+    auto_migrate: bool = True
+
+
+class AuthSettings(Strict):
+    api_keys: bool = False
+    admin_token: str = ""
+
+
+class CreditsSettings(Strict):
+    enabled: bool = False
+    currency: str = "USD"
+
+
+class StripeSettings(Strict):
+    secret_key: str = ""
+    webhook_secret: str = ""
+    api_base: str = ""
+
+
+class RateLimitSettings(Strict):
+    requests_per_minute: int = Field(1000, gt=0)
+    per_provider: bool = False
+
+
+class EmbeddingsSettings(Strict):
+    provider: str = ""  # an OpenAI-kind provider name; empty disables semantic lookups
+    model: str = "text-embedding-3-small"
+
+
+class Settings(Strict):
+    server: ServerSettings = Field(default_factory=ServerSettings)
+    providers: dict[str, ProviderSettings] = Field(default_factory=dict)
+    endpoints: dict[Family, EndpointSettings] = Field(
+        default_factory=lambda: {family: EndpointSettings() for family in FAMILIES})
+    model_router: ModelRouterSettings = Field(default_factory=ModelRouterSettings)
+    fallback: FallbackSettings = Field(default_factory=FallbackSettings)
+    prompt_cache: PromptCacheSettings = Field(default_factory=PromptCacheSettings)
+    embeddings: EmbeddingsSettings = Field(default_factory=EmbeddingsSettings)
+    redis: RedisSettings = Field(default_factory=RedisSettings)
+    database: DatabaseSettings = Field(default_factory=DatabaseSettings)
+    auth: AuthSettings = Field(default_factory=AuthSettings)
+    credits: CreditsSettings = Field(default_factory=CreditsSettings)
+    stripe: StripeSettings = Field(default_factory=StripeSettings)
+    rate_limit: RateLimitSettings = Field(default_factory=RateLimitSettings)
+
+    @field_validator("providers")
+    @classmethod
+    def _provider_names(cls, value: dict[str, ProviderSettings]) -> dict[str, ProviderSettings]:
+        for name in value:
+            if not name or ":" in name:
+                raise ValueError(f"provider name {name!r} must be non-empty and contain no ':'")
+        return value
+
+    @model_validator(mode="after")
+    def _endpoint_providers_exist(self) -> Settings:
+        for family, endpoint in self.endpoints.items():
+            for name in endpoint.providers:
+                if name not in self.providers:
+                    raise ValueError(f"endpoints.{family}.providers names unknown provider {name!r}")
+        return self
+
+    def active_providers(self) -> dict[str, ProviderSettings]:
+        return {name: p for name, p in self.providers.items() if p.active}
+
+    def endpoint_providers(self, family: Family) -> list[str]:
+        endpoint = self.endpoints.get(family)
+        if endpoint is None or not endpoint.enabled:
+            return []
+        names = endpoint.providers or list(self.providers)
+        return [n for n in names if n in self.providers and self.providers[n].active]

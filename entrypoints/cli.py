@@ -1,0 +1,113 @@
+"""`adaptive-proxy serve | fake-upstream | check-config` (more subcommands arrive with later features)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from collections.abc import Sequence
+
+from adapters.config import ConfigError, load_settings
+from application.settings import Settings
+
+log = logging.getLogger("adaptive_proxy")
+
+CONFIG_ENV = "ADAPTIVE_PROXY_CONFIG"
+ENV_FILES_ENV = "ADAPTIVE_PROXY_ENV_FILES"
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="adaptive-proxy", description="An adaptive LLM gateway.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="serve the gateway over HTTP")
+    serve.add_argument("--config", default="config.yaml", help="YAML config (default: config.yaml)")
+    serve.add_argument("--host", help="bind address (default: server.host)")
+    serve.add_argument("--port", type=int, help="port (default: server.port)")
+    serve.add_argument("--workers", type=int, help="worker processes (default: server.workers)")
+    serve.add_argument("--env-file", action="append", dest="env_files", metavar="FILE",
+                       help="env file to read, repeatable; the first that sets a variable wins "
+                            "(default: .env.local then .env)")
+
+    check = sub.add_parser("check-config", help="validate a config file and print the providers")
+    check.add_argument("--config", default="config.yaml")
+    check.add_argument("--env-file", action="append", dest="env_files", metavar="FILE")
+
+    fake = sub.add_parser("fake-upstream", help="run the fake OpenAI/Anthropic/Gemini upstream")
+    fake.add_argument("--host", default="127.0.0.1")
+    fake.add_argument("--port", type=int, default=9100)
+    return parser
+
+
+def _load(config: str, env_files: Sequence[str] | None) -> Settings:
+    try:
+        return load_settings(config, env_files)
+    except ConfigError as exc:
+        print(f"adaptive-proxy: config error: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+def describe_startup(settings: Settings) -> list[str]:
+    """The startup lines: storage mode in one line, then each provider enabled or disabled."""
+    stores = "Redis" if settings.redis.url else "in-memory stores"
+    database = "configured database" if settings.database.url else "embedded SQLite"
+    if not settings.redis.url and not settings.database.url:
+        lines = [f"running on embedded defaults: {stores}, {database} (no redis.url, no database.url)"]
+    else:
+        lines = [f"storage: {stores}, {database}"]
+    for name, provider in settings.providers.items():
+        if provider.active:
+            lines.append(f"provider {name} ({provider.kind}): enabled, {len(provider.models)} models")
+        else:
+            reason = "disabled in config" if not provider.enabled else "disabled: no api_key set"
+            lines.append(f"provider {name} ({provider.kind}): {reason}")
+    return lines
+
+
+def serve(args: argparse.Namespace) -> None:
+    settings = _load(args.config, args.env_files)
+    host = args.host or settings.server.host
+    port = args.port if args.port is not None else settings.server.port
+    workers = args.workers or settings.server.workers
+    logging.basicConfig(level=settings.server.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
+    for line in describe_startup(settings):
+        log.info(line)
+    import uvicorn
+
+    common = dict(host=host, port=port, log_level=settings.server.log_level, access_log=False,
+                  timeout_graceful_shutdown=settings.server.shutdown_timeout_s, lifespan="on",
+                  http="httptools", loop="uvloop", server_header=False)
+    if workers > 1:
+        # Each worker process builds its own app from the same config.
+        os.environ[CONFIG_ENV] = os.path.abspath(args.config)
+        if args.env_files:
+            os.environ[ENV_FILES_ENV] = os.pathsep.join(os.path.abspath(f) for f in args.env_files)
+        uvicorn.run("entrypoints.http.asgi:app_from_environment", factory=True, workers=workers, **common)
+    else:
+        from container import build_container
+        from entrypoints.http.app import create_app
+
+        uvicorn.run(create_app(build_container(settings)), **common)
+
+
+def check_config(args: argparse.Namespace) -> None:
+    settings = _load(args.config, args.env_files)
+    for line in describe_startup(settings):
+        print(line)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = _parser().parse_args(argv)
+    if args.command == "serve":
+        serve(args)
+    elif args.command == "check-config":
+        check_config(args)
+    elif args.command == "fake-upstream":
+        from entrypoints.fake_upstream import serve as serve_fake
+
+        serve_fake(args.host, args.port)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,121 @@
+"""Domain errors -> each API family's error body and status, the shapes its SDK turns into typed
+exceptions. Mapped once here; handlers only raise."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Literal
+
+import orjson
+from blacksheep import Content, Request, Response
+
+from domain.errors import ErrorKind, ProxyError, RateLimited, UpstreamError
+
+log = logging.getLogger(__name__)
+
+ApiFamily = Literal["openai", "anthropic", "gemini"]
+
+STATUS: dict[ErrorKind, int] = {
+    "invalid_request": 400,
+    "authentication": 401,
+    "payment_required": 402,
+    "permission": 403,
+    "not_found": 404,
+    "payload_too_large": 413,
+    "rate_limited": 429,
+    "internal": 500,
+    "upstream": 502,
+    "unavailable": 503,
+    "timeout": 504,
+}
+_OPENAI_TYPE: dict[ErrorKind, str] = {
+    "invalid_request": "invalid_request_error",
+    "authentication": "authentication_error",
+    "payment_required": "insufficient_quota",
+    "permission": "permission_error",
+    "not_found": "not_found_error",
+    "payload_too_large": "invalid_request_error",
+    "rate_limited": "rate_limit_error",
+}
+_ANTHROPIC_TYPE: dict[ErrorKind, str] = {
+    "invalid_request": "invalid_request_error",
+    "authentication": "authentication_error",
+    "payment_required": "billing_error",
+    "permission": "permission_error",
+    "not_found": "not_found_error",
+    "payload_too_large": "request_too_large",
+    "rate_limited": "rate_limit_error",
+    "unavailable": "overloaded_error",
+    "timeout": "timeout_error",
+}
+_GOOGLE_STATUS: dict[ErrorKind, str] = {
+    "invalid_request": "INVALID_ARGUMENT",
+    "authentication": "UNAUTHENTICATED",
+    "payment_required": "FAILED_PRECONDITION",
+    "permission": "PERMISSION_DENIED",
+    "not_found": "NOT_FOUND",
+    "payload_too_large": "INVALID_ARGUMENT",
+    "rate_limited": "RESOURCE_EXHAUSTED",
+    "internal": "INTERNAL",
+    "upstream": "UNAVAILABLE",
+    "unavailable": "UNAVAILABLE",
+    "timeout": "DEADLINE_EXCEEDED",
+}
+
+
+def family_for_path(path: str) -> ApiFamily:
+    if path.startswith("/v1/messages"):
+        return "anthropic"
+    if path.startswith(("/v1beta", "/v1alpha", "/v1/generate")) or (
+            path.startswith("/v1/models/") and ":" in path):
+        return "gemini"
+    return "openai"
+
+
+def error_body(family: ApiFamily, kind: ErrorKind, message: str, param: str | None = None,
+               code: str | None = None) -> dict[str, Any]:
+    if family == "anthropic":
+        return {"type": "error", "error": {"type": _ANTHROPIC_TYPE.get(kind, "api_error"), "message": message}}
+    if family == "gemini":
+        return {"error": {"code": STATUS[kind], "message": message, "status": _GOOGLE_STATUS[kind]}}
+    return {"error": {"message": message, "type": _OPENAI_TYPE.get(kind, "api_error"), "param": param,
+                      "code": code}}
+
+
+def describe(exc: BaseException) -> tuple[ErrorKind, str, str | None, str | None]:
+    """(kind, client-safe message, param, code) for any exception."""
+    if isinstance(exc, ProxyError):
+        return exc.kind, exc.message, exc.param, exc.code
+    return "internal", "internal error", None, None
+
+
+def retry_after_header(exc: BaseException) -> float | None:
+    if isinstance(exc, RateLimited):
+        return exc.retry_after
+    if isinstance(exc, UpstreamError) and exc.status == 429 and exc.retry_after:
+        return exc.retry_after
+    return None
+
+
+def error_response(family: ApiFamily, exc: BaseException, request_id: str = "") -> Response:
+    kind, message, param, code = describe(exc)
+    if kind == "internal":
+        log.exception("internal error serving %s", request_id, exc_info=exc)
+    status = STATUS[kind]
+    headers: list[tuple[bytes, bytes]] = []
+    retry_after = retry_after_header(exc)
+    if retry_after is not None:
+        status = 429 if kind != "upstream" else status
+        headers.append((b"retry-after", str(max(1, round(retry_after))).encode()))
+    if request_id:
+        headers.append((b"x-request-id", request_id.encode()))
+    body = orjson.dumps(error_body(family, kind, message, param, code))
+    return Response(status, headers, Content(b"application/json", body))
+
+
+async def handle_proxy_error(app: Any, request: Request, exc: Exception) -> Response:
+    return error_response(family_for_path(request.path), exc, request_id_of(request))
+
+
+def request_id_of(request: Request) -> str:
+    return getattr(request, "request_id", "") or ""
