@@ -84,6 +84,9 @@ def error_body(family: ApiFamily, kind: ErrorKind, message: str, param: str | No
 
 def describe(exc: BaseException) -> tuple[ErrorKind, str, str | None, str | None]:
     """(kind, client-safe message, param, code) for any exception."""
+    if isinstance(exc, UpstreamError) and exc.status == 429:
+        # Every candidate was rate limited: tell the client to back off, as the provider did.
+        return "rate_limited", exc.message, None, exc.code
     if isinstance(exc, ProxyError):
         return exc.kind, exc.message, exc.param, exc.code
     return "internal", "internal error", None, None
@@ -105,7 +108,6 @@ def error_response(family: ApiFamily, exc: BaseException, request_id: str = "") 
     headers: list[tuple[bytes, bytes]] = []
     retry_after = retry_after_header(exc)
     if retry_after is not None:
-        status = 429 if kind != "upstream" else status
         headers.append((b"retry-after", str(max(1, round(retry_after))).encode()))
     if request_id:
         headers.append((b"x-request-id", request_id.encode()))

@@ -1,0 +1,44 @@
+# The two commands: `make run` (set up, then serve on embedded defaults) and `make test`
+# (set up, then lint, type-check and run every test). Both work on a fresh clone.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: setup run test lint typecheck pytest bench fake-upstream lock clean
+
+setup: $(STAMP)
+
+$(STAMP): requirements.lock pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade "pip>=24"
+	$(BIN)/python -m pip install --quiet -r requirements.lock
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
+	touch $(STAMP)
+
+run: setup
+	$(BIN)/adaptive-proxy serve --config config.yaml
+
+lint: setup
+	$(BIN)/ruff check .
+
+typecheck: setup
+	$(BIN)/mypy domain application adapters entrypoints container.py
+
+pytest: setup
+	$(BIN)/pytest
+
+test: lint typecheck pytest
+
+bench: setup
+	$(BIN)/python bench/run.py
+
+fake-upstream: setup
+	$(BIN)/adaptive-proxy fake-upstream --port 9100
+
+# Re-pin every dependency at the versions installed in .venv (after changing pyproject.toml).
+lock:
+	$(BIN)/python -m pip freeze --all --exclude-editable | grep -v '^adaptive-proxy' > requirements.lock
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache *.egg-info

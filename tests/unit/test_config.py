@@ -1,0 +1,118 @@
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from adapters.config import ConfigError, load_settings, settings_from_dict
+from adapters.config.env import load_environment, parse_env_file, substitute
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_substitution_with_defaults_and_empty_counts_as_unset() -> None:
+    env = {"SET": "value", "EMPTY": ""}
+    tree = {"a": "${SET}", "b": "${EMPTY:-fallback}", "c": ["x-${MISSING:-d}-y"], "d": "${MISSING}", "n": 3}
+    assert substitute(tree, env) == {"a": "value", "b": "fallback", "c": ["x-d-y"], "d": "", "n": 3}
+
+
+def test_substitution_cannot_inject_yaml_structure(tmp_path: Path) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text("providers:\n  p:\n    kind: openai\n    api_key: ${KEY}\n")
+    settings = load_settings(path, env_files=[], environ={"KEY": "x\n    timeout_ms: 1"})
+    assert settings.providers["p"].api_key == "x\n    timeout_ms: 1"
+    assert settings.providers["p"].timeout_ms == 60_000
+
+
+def test_env_files_first_file_wins_and_real_environment_beats_files(tmp_path: Path) -> None:
+    first = tmp_path / "first.env"
+    second = tmp_path / "second.env"
+    first.write_text("A=from-first\nexport B='quoted first'\n# comment\n")
+    second.write_text("A=from-second\nB=second\nC=only-second # trailing comment\nD=file\n")
+    env = load_environment([first, second], environ={"D": "real"})
+    assert env["A"] == "from-first"
+    assert env["B"] == "quoted first"
+    assert env["C"] == "only-second"
+    assert env["D"] == "real"
+
+
+def test_explicit_env_file_must_exist(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError):
+        load_environment([tmp_path / "nope.env"], environ={})
+
+
+def test_default_env_files_are_optional_and_read_in_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert load_environment(None, environ={}) == {}
+    (tmp_path / ".env").write_text("X=env\nY=env\n")
+    (tmp_path / ".env.local").write_text("X=local\n")
+    assert load_environment(None, environ={}) == {"X": "local", "Y": "env"}
+
+
+def test_parse_env_file_ignores_garbage() -> None:
+    assert parse_env_file("not a line\n=bad\nOK=1\n") == {"OK": "1"}
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ({"providers": {"openai": {"kind": "openai", "timeout_ms": "soon"}}},
+         "providers.openai.timeout_ms: expected an integer"),
+        ({"providers": {"openai": {"kind": "openai", "timeoutms": 5}}}, "providers.openai.timeoutms: unknown key"),
+        ({"providers": {"openai": {"base_url": "x"}}}, "providers.openai.kind: required value missing"),
+        ({"server": {"port": "eighty"}}, "server.port: expected an integer"),
+        ({"endpoints": {"chat_completions": {"providers": ["ghost"]}}}, "unknown provider 'ghost'"),
+        ({"server": {"cors": {"allow_origins": ["*"], "allow_credentials": True}}}, "wildcard origin"),
+    ],
+)
+def test_validation_errors_name_the_key(data: dict, message: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        settings_from_dict(data)
+    assert message in str(caught.value)
+
+
+def test_env_strings_coerce_to_typed_values(tmp_path: Path) -> None:
+    path = tmp_path / "c.yml"
+    path.write_text("server:\n  port: ${PORT:-9000}\nproviders:\n  l:\n    kind: openai\n"
+                    "    requires_key: false\n    enabled: ${ON:-false}\n")
+    settings = load_settings(path, env_files=[], environ={"ON": "true"})
+    assert settings.server.port == 9000
+    assert settings.providers["l"].active
+
+
+@pytest.mark.parametrize("name", ["config.json", "../config.yaml", "sub/../config.yaml"])
+def test_config_paths_must_be_yaml_and_not_escape(name: str) -> None:
+    with pytest.raises(ConfigError):
+        load_settings(name, env_files=[], environ={})
+
+
+def test_provider_without_key_is_disabled_not_a_crash() -> None:
+    settings = load_settings(ROOT / "config.yaml", env_files=[], environ={"GROQ_API_KEY": "k"})
+    assert set(settings.active_providers()) == {"groq"}
+    assert settings.providers["openai"].api_key == ""
+    assert settings.endpoint_providers("chat_completions") == ["groq"]
+
+
+def _cli(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "entrypoints.cli", *args], capture_output=True, text=True,
+                          cwd=cwd, timeout=60, env={"PATH": "/usr/bin:/bin"})
+
+
+def test_cli_bad_config_exits_2_with_one_line_and_no_traceback(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("providers:\n  openai:\n    kind: openai\n    timeout_ms: abc\n")
+    result = _cli("serve", "--config", str(bad), cwd=ROOT)
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        "adaptive-proxy: config error: providers.openai.timeout_ms: expected an integer")
+    assert "Traceback" not in result.stderr
+
+
+def test_cli_check_config_lists_disabled_providers() -> None:
+    result = _cli("check-config", "--config", "config.yaml")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[0].startswith("running on embedded defaults")
+    assert "provider openai (openai): disabled: no api_key set" in result.stdout
+    assert "provider ollama (openai): disabled in config" in result.stdout
