@@ -1,18 +1,20 @@
-"""Complete or stream a chat: select the model, call the provider, report what served it."""
+"""Complete or stream a chat: select the model, call providers resiliently, report what served it."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator, AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any, cast
 
+from application.execution import Attempts, Executor, open_stream
 from application.providers import ProviderRegistry
-from typing import Any
-
 from application.request_config import RequestConfig, base_config, resolve
-from application.selection import Selection, Target, allowed_providers, parse_manual
-from application.settings import Family, Settings
+from application.selection import Selection, Selector, Target
+from application.settings import FallbackSettings, Family, Settings
 from domain.chat import ChatRequest, ChatResponse, StreamEvent
-from domain.errors import InvalidRequest, UpstreamError
+from domain.errors import UpstreamError
+from domain.fallback import FallbackPolicy, candidates
+from domain.ports import ChatProvider
 
 
 @dataclass(slots=True)
@@ -30,6 +32,7 @@ class ChatOutcome:
     response: ChatResponse
     target: Target
     selection: Selection
+    attempts: Attempts = field(default_factory=Attempts)
 
 
 @dataclass(slots=True)
@@ -39,15 +42,25 @@ class StreamOutcome:
     events: AsyncIterator[StreamEvent]
     target: Target
     selection: Selection
+    attempts: Attempts = field(default_factory=Attempts)
+
+
+def fallback_policy(settings: FallbackSettings) -> FallbackPolicy:
+    return FallbackPolicy(
+        mode=settings.mode, max_retries=settings.max_retries, backoff_s=settings.backoff_ms / 1000,
+        max_backoff_s=settings.max_backoff_ms / 1000, timeout_s=settings.timeout_ms / 1000,
+        race_width=settings.race_width, max_candidates=settings.max_candidates)
 
 
 class ChatService:
     """The chat use case. Stateless per request; collaborators are injected."""
 
-    def __init__(self, settings: Settings, registry: ProviderRegistry,
-                 base: RequestConfig | None = None) -> None:
+    def __init__(self, settings: Settings, registry: ProviderRegistry, executor: Executor,
+                 selector: Selector, base: RequestConfig | None = None) -> None:
         self._settings = settings
         self._registry = registry
+        self._executor = executor
+        self._selector = selector
         self._base = base or base_config(settings)
 
     @property
@@ -63,47 +76,50 @@ class ChatService:
         return [(name, f"{name}:{model}") for name, p in self._settings.active_providers().items()
                 for model in p.models]
 
-    def select(self, call: ChatCall) -> Selection:
-        allowed = allowed_providers(self._settings, call.config, call.family)
-        manual = parse_manual(call.request.model, call.config, allowed)
-        if manual is not None:
-            return Selection(targets=[manual], source="manual_override", manual=True)
-        return Selection(targets=[self._default_target(call.config, allowed)], source="default")
+    async def select(self, call: ChatCall) -> Selection:
+        return await self._selector.select(call.request, call.family, call.config)
 
-    def _default_target(self, config: RequestConfig, allowed: list[str]) -> Target:
-        default = self._settings.server.default_model
-        if default:
-            target = parse_manual(default, config, allowed)
-            if target is not None:
-                return target
-        for name in allowed:
-            models = config.providers[name].models
-            if models:
-                return Target(provider=name, model=next(iter(models)))
-        raise InvalidRequest("no model was given and no default model is configured; "
-                             "use model \"provider:model\"", param="model")
+    def _plan(self, call: ChatCall, selection: Selection) -> tuple[list[Target], FallbackPolicy]:
+        policy = fallback_policy(call.config.fallback)
+        manual_may = call.config.fallback.on_manual_override or call.config.fallback_requested
+        return candidates(selection.targets, policy, manual=selection.manual, manual_may_fall_back=manual_may), policy
 
-    def _provider(self, call: ChatCall, target: Target):  # type: ignore[no-untyped-def]
-        settings = call.config.providers.get(target.provider)
-        provider = self._registry.get(target.provider, settings)
+    def _provider(self, call: ChatCall, target: Target) -> ChatProvider:
+        provider = self._registry.get(target.provider, call.config.providers.get(target.provider))
         if provider is None:
             raise UpstreamError(f"provider {target.provider!r} is not available", provider=target.provider)
         return provider
 
+    def _breaker_key(self, target: Target) -> str:
+        return target.key if self._settings.fallback.breaker.per_model else target.provider
+
     async def complete(self, call: ChatCall) -> ChatOutcome:
-        selection = self.select(call)
-        target = selection.targets[0]
-        provider = self._provider(call, target)
-        response = await provider.complete(call.request, target.model)
-        return ChatOutcome(response=response, target=target, selection=selection)
+        selection = await self.select(call)
+        targets, policy = self._plan(call, selection)
+        attempts = Attempts()
+
+        async def attempt(target: Target) -> ChatResponse:
+            return await self._provider(call, target).complete(call.request, target.model)
+
+        target, response = await self._executor.run(targets, attempt, policy, self._breaker_key, attempts)
+        return ChatOutcome(response=cast(ChatResponse, response), target=target, selection=selection,
+                           attempts=attempts)
 
     async def stream(self, call: ChatCall) -> StreamOutcome:
-        selection = self.select(call)
-        target = selection.targets[0]
-        provider = self._provider(call, target)
-        events = provider.stream(call.request, target.model)  # type: ignore[assignment]
-        first = await anext(events)
-        return StreamOutcome(events=_prepend(first, events), target=target, selection=selection)
+        selection = await self.select(call)
+        targets, policy = self._plan(call, selection)
+        attempts = Attempts()
+
+        async def attempt(target: Target) -> tuple[StreamEvent, AsyncGenerator[StreamEvent, None]]:
+            events = self._provider(call, target).stream(call.request, target.model)
+            return await open_stream(cast(AsyncGenerator[StreamEvent, None], events))
+
+        async def discard(result: object) -> None:
+            await cast(tuple[StreamEvent, AsyncGenerator[StreamEvent, None]], result)[1].aclose()
+
+        target, opened = await self._executor.run(targets, attempt, policy, self._breaker_key, attempts, discard)
+        first, rest = cast(tuple[StreamEvent, AsyncGenerator[StreamEvent, None]], opened)
+        return StreamOutcome(events=_prepend(first, rest), target=target, selection=selection, attempts=attempts)
 
 
 async def _prepend(first: StreamEvent, rest: AsyncGenerator[StreamEvent, None]) -> AsyncIterator[StreamEvent]:

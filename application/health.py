@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from application.settings import Settings
+from domain.ports import BreakerStore
 
 # A probe returns extra details when the component is up and raises when it is down.
 Probe = Callable[[], Awaitable[dict[str, Any]]]
@@ -19,7 +20,8 @@ class HealthService:
     probes: dict[str, Probe] = field(default_factory=dict)
     # name -> details of components that are always local (embedded stores), reported as up.
     embedded: dict[str, dict[str, Any]] = field(default_factory=dict)
-    extras: list[Callable[[], dict[str, Any]]] = field(default_factory=list)
+    # Extra report sections (e.g. breakers), each computed on demand.
+    sections: dict[str, Callable[[], Awaitable[dict[str, Any]]]] = field(default_factory=dict)
 
     async def report(self) -> tuple[bool, dict[str, Any]]:
         components: dict[str, Any] = {}
@@ -38,6 +40,16 @@ class HealthService:
             for name, p in self.settings.providers.items()
         }
         report: dict[str, Any] = {"status": "ok" if healthy else "down", "components": components}
-        for extra in self.extras:
-            report.update(extra())
+        for name, section in self.sections.items():
+            report[name] = await section()
         return healthy, report
+
+
+def breaker_section(store: BreakerStore) -> Callable[[], Awaitable[dict[str, Any]]]:
+    """The breakers' store mode (shared or degraded to local) and every known breaker's state."""
+
+    async def section() -> dict[str, Any]:
+        states = await store.snapshots()
+        return {**store.status(), "states": {key: snap.as_dict() for key, snap in sorted(states.items())}}
+
+    return section

@@ -34,6 +34,8 @@ class RequestConfig:
     prompt_cache: PromptCacheSettings
     # Providers whose settings differ from the YAML for this request only.
     overridden: frozenset[str] = frozenset()
+    # The request brought its own `fallback` object: a manual model choice may then fall back.
+    fallback_requested: bool = False
 
 
 def base_config(settings: Settings) -> RequestConfig:
@@ -108,4 +110,5 @@ def resolve(settings: Settings, body: dict[str, Any], base: RequestConfig | None
         model_router=_merge_model(base.model_router, body.get("model_router"), "model_router"),
         prompt_cache=_merge_model(base.prompt_cache, body.get("prompt_cache"), "prompt_cache"),
         overridden=overridden,
+        fallback_requested=isinstance(body.get("fallback"), dict) and body["fallback"].get("mode") != "off",
     )

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
 from application.request_config import RequestConfig
 from application.settings import Family, Settings
 from domain.catalog import Catalog, ModelInfo, base_model_name
+from domain.chat import ChatRequest
 from domain.errors import InvalidRequest
 
 SelectionSource = Literal["manual_override", "router", "cache_exact", "cache_semantic", "external", "default"]
@@ -80,5 +82,44 @@ def parse_manual(model: str, config: RequestConfig, allowed: list[str]) -> Targe
     return Target(provider=provider, model=name)
 
 
-def _dated_variant(name: str, models: dict[str, object]) -> bool:
+def _dated_variant(name: str, models: Mapping[str, object]) -> bool:
     return base_model_name(name) in models
+
+
+class Selector:
+    """Picks the targets for a request: a manual `provider:model` first, else a routed choice,
+    followed by alternatives for fallback (closest in price first)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+
+    async def select(self, request: ChatRequest, family: Family, config: RequestConfig) -> Selection:
+        allowed = allowed_providers(self._settings, config, family)
+        manual = parse_manual(request.model, config, allowed)
+        catalog = catalog_for(config, allowed)
+        if manual is not None:
+            return Selection(targets=[manual, *self._alternatives(manual, catalog)], source="manual_override",
+                             manual=True)
+        default = self._default_target(config, allowed)
+        return Selection(targets=[default, *self._alternatives(default, catalog)], source="default")
+
+    @staticmethod
+    def _alternatives(chosen: Target, catalog: Catalog) -> list[Target]:
+        info = catalog.get(chosen.provider, chosen.model)
+        price = info.blended_price if info else 0.0
+        others = [m for m in catalog.models() if (m.provider, m.model) != (chosen.provider, chosen.model)]
+        others.sort(key=lambda m: (abs(m.blended_price - price), m.provider != chosen.provider))
+        return [Target(m.provider, m.model) for m in others]
+
+    def _default_target(self, config: RequestConfig, allowed: list[str]) -> Target:
+        default = self._settings.server.default_model
+        if default:
+            target = parse_manual(default, config, allowed)
+            if target is not None:
+                return target
+        for name in allowed:
+            models = config.providers[name].models
+            if models:
+                return Target(provider=name, model=next(iter(models)))
+        raise InvalidRequest("no model was given and no default model is configured; "
+                             "use model \"provider:model\"", param="model")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 # Quality priors (0..1, higher is better) for well-known models, used when the config gives none.
@@ -89,7 +89,7 @@ class Catalog:
         for info in models:
             self._by_key[(info.provider, info.model)] = info
 
-    def __iter__(self) -> Iterable[ModelInfo]:  # type: ignore[override]
+    def __iter__(self) -> Iterator[ModelInfo]:
         return iter(self._by_key.values())
 
     def __len__(self) -> int:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Protocol, runtime_checkable
 
+from domain.breaker import BreakerPolicy, BreakerSnapshot
 from domain.chat import ChatRequest, ChatResponse, StreamEvent
 
 
@@ -38,3 +39,20 @@ class Clock(Protocol):
     def now(self) -> float: ...
 
     def monotonic(self) -> float: ...
+
+
+class BreakerStore(Protocol):
+    """Breaker state per key (a provider, or provider:model), changed atomically.
+
+    Implementations apply `domain.breaker` rules; a shared store (Redis) makes every gateway
+    instance see the same state. A store whose backend is unreachable degrades to local state
+    and reports it in `status()` rather than failing requests.
+    """
+
+    async def admit(self, key: str, policy: BreakerPolicy, now: float) -> bool: ...
+
+    async def record(self, key: str, success: bool, policy: BreakerPolicy, now: float) -> BreakerSnapshot: ...
+
+    async def snapshots(self) -> dict[str, BreakerSnapshot]: ...
+
+    def status(self) -> dict[str, object]: ...

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
-import orjson
 import httpx2
+import orjson
 import pytest
 from blacksheep.contents import Content, JSONContent
 

@@ -1,0 +1,166 @@
+"""Calling providers resiliently: breakers, retries with backoff, sequential or racing fallback.
+
+The rules live in `domain.breaker` and `domain.fallback`; this module performs the calls, waits
+and cancellations. One overall deadline bounds everything. Streams may fall back only until
+their first event: after that the caller has the stream and failures end it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import AsyncGenerator, Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import TypeVar
+
+from domain.breaker import BreakerPolicy
+from domain.chat import StreamEvent
+from domain.errors import UpstreamError, UpstreamTimeout
+from domain.fallback import FallbackPolicy, backoff_delay, next_step
+from domain.ports import BreakerStore, Clock
+
+T = TypeVar("T")
+Key = Callable[[T], str]
+
+
+@dataclass(slots=True)
+class Attempts:
+    """What happened, for headers, logs and usage records."""
+
+    tried: list[str] = field(default_factory=list)
+    skipped_open: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+
+class Executor:
+    def __init__(self, breakers: BreakerStore, breaker_policy: BreakerPolicy, clock: Clock,
+                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+                 jitter: Callable[[], float] = random.random) -> None:
+        self._breakers = breakers
+        self._policy = breaker_policy
+        self._clock = clock
+        self._sleep = sleep
+        self._jitter = jitter
+
+    async def _report(self, key: str, error: UpstreamError | None) -> None:
+        if error is None:
+            await self._breakers.record(key, True, self._policy, self._clock.now())
+        elif error.counts_against_provider:
+            await self._breakers.record(key, False, self._policy, self._clock.now())
+
+    async def run(self, targets: list[T], call: Callable[[T], Awaitable[object]], policy: FallbackPolicy,
+                  breaker_key: Key[T], attempts: Attempts | None = None,
+                  discard: Callable[[object], Awaitable[None]] | None = None) -> tuple[T, object]:
+        """Return (target, result) of the first success, or raise the most telling failure.
+
+        In race mode a loser that also succeeded is handed to `discard` (e.g. to close its stream).
+        """
+        attempts = attempts if attempts is not None else Attempts()
+        deadline = self._clock.monotonic() + policy.timeout_s
+        try:
+            async with asyncio.timeout(policy.timeout_s):
+                if policy.mode == "race" and len(targets) > 1:
+                    return await self._race(targets, call, policy, breaker_key, attempts, deadline, discard)
+                return await self._sequential(targets, call, policy, breaker_key, attempts, deadline)
+        except TimeoutError:
+            raise UpstreamTimeout(f"no provider answered within {policy.timeout_s:g}s "
+                                  f"(tried {', '.join(attempts.tried) or 'none'})") from None
+
+    async def _sequential(self, targets: list[T], call: Callable[[T], Awaitable[object]], policy: FallbackPolicy,
+                          breaker_key: Key[T], attempts: Attempts, deadline: float) -> tuple[T, object]:
+        last: UpstreamError | None = None
+        for target in targets:
+            key = breaker_key(target)
+            attempt = 0
+            while True:
+                if not await self._breakers.admit(key, self._policy, self._clock.now()):
+                    attempts.skipped_open.append(key)
+                    break
+                attempt += 1
+                attempts.tried.append(key)
+                try:
+                    result = await call(target)
+                except UpstreamError as exc:
+                    last = exc
+                    attempts.errors.append(exc.message)
+                    await self._report(key, exc)
+                    wait = backoff_delay(attempt, policy, retry_after=exc.retry_after, jitter=self._jitter())
+                    step = next_step(retryable=exc.retryable, attempt=attempt, policy=policy, wait_s=wait,
+                                     remaining_s=deadline - self._clock.monotonic())
+                    if step == "stop":
+                        raise
+                    if step == "next":
+                        break
+                    await self._sleep(wait)
+                    continue
+                await self._report(key, None)
+                return target, result
+        if last is not None:
+            raise last
+        raise UpstreamError("every candidate provider is unavailable (circuit breakers open: "
+                            f"{', '.join(attempts.skipped_open)})", retryable=True)
+
+    async def _race(self, targets: list[T], call: Callable[[T], Awaitable[object]], policy: FallbackPolicy,
+                    breaker_key: Key[T], attempts: Attempts, deadline: float,
+                    discard: Callable[[object], Awaitable[None]] | None) -> tuple[T, object]:
+        runners: list[T] = []
+        rest = list(targets)
+        while rest and len(runners) < policy.race_width:
+            target = rest.pop(0)
+            key = breaker_key(target)
+            if await self._breakers.admit(key, self._policy, self._clock.now()):
+                runners.append(target)
+                attempts.tried.append(key)
+            else:
+                attempts.skipped_open.append(key)
+
+        async def one(target: T) -> tuple[T, object]:
+            try:
+                result = await call(target)
+            except UpstreamError as exc:
+                attempts.errors.append(exc.message)
+                await self._report(breaker_key(target), exc)
+                raise
+            await self._report(breaker_key(target), None)
+            return target, result
+
+        tasks = [asyncio.ensure_future(one(t)) for t in runners]
+        last: UpstreamError | None = None
+        winner: tuple[T, object] | None = None
+        try:
+            for finished in asyncio.as_completed(tasks):
+                try:
+                    winner = await finished
+                    return winner
+                except UpstreamError as exc:
+                    last = exc
+                    if not exc.retryable:
+                        raise
+        finally:
+            for task in tasks:
+                if not task.done():
+                    task.cancel()  # losers are cancelled; their output is never used
+            outcomes = await asyncio.gather(*tasks, return_exceptions=True)
+            for outcome in outcomes:
+                if discard is not None and isinstance(outcome, tuple) and outcome is not winner:
+                    await discard(outcome[1])
+        if rest:
+            return await self._sequential(rest, call, policy, breaker_key, attempts, deadline)
+        if last is not None:
+            raise last
+        raise UpstreamError("every candidate provider is unavailable (circuit breakers open)", retryable=True)
+
+
+Stream = AsyncGenerator[StreamEvent, None]
+
+
+async def open_stream(events: Stream) -> tuple[StreamEvent, Stream]:
+    """Wait for a stream's first event (the point after which it can no longer fall back)."""
+    try:
+        first = await anext(events)
+    except StopAsyncIteration:
+        raise UpstreamError("provider stream ended before any data") from None
+    except BaseException:
+        await events.aclose()
+        raise
+    return first, events
