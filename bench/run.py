@@ -1,0 +1,139 @@
+"""Gateway overhead benchmark.
+
+Starts the fake upstream (zero latency) and the gateway (one worker) as subprocesses, then
+measures with bench/loadgen.py:
+  - latency at a fixed rate (default 300 req/s), direct to the upstream and through the gateway;
+    the added latency is gateway minus direct, per percentile;
+  - saturation throughput (closed loop), non-streaming;
+  - streaming time to first byte added by the gateway (same-format);
+  - the gateway's peak RSS.
+Usage: .venv/bin/python bench/run.py [--rate 300] [--duration 10] [--connections 32]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import orjson
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from loadgen import Result, build_request, closed_loop, open_loop
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_ready(port: int, timeout: float = 20) -> None:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"nothing listening on {port}")
+
+
+def peak_rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def row(name: str, r: Result) -> str:
+    return (f"| {name} | {len(r.latencies_ms)} | {r.throughput:,.0f} | {r.percentile(50):.2f} | "
+            f"{r.percentile(90):.2f} | {r.percentile(99):.2f} | {r.errors} |")
+
+
+async def measure(args: argparse.Namespace, up: int, gw: int, gw_pid: int) -> None:
+    chat = {"messages": [{"role": "user", "content": "Say hello to the benchmark in a few words."}],
+            "max_tokens": 32}
+    direct = build_request("127.0.0.1", up, "/v1/chat/completions", orjson.dumps({**chat, "model": "fake-small"}))
+    via = build_request("127.0.0.1", gw, "/v1/chat/completions", orjson.dumps({**chat, "model": "fake:fake-small"}))
+    stream_direct = build_request("127.0.0.1", up, "/v1/chat/completions",
+                                  orjson.dumps({**chat, "model": "fake-small", "stream": True}))
+    stream_via = build_request("127.0.0.1", gw, "/v1/chat/completions",
+                               orjson.dumps({**chat, "model": "fake:fake-small", "stream": True}))
+
+    # warm up both paths (connection pools, JIT-free but caches and imports)
+    await closed_loop("127.0.0.1", gw, via, connections=8, duration_s=2)
+    await closed_loop("127.0.0.1", up, direct, connections=8, duration_s=1)
+
+    print(f"\n### Fixed rate: {args.rate} req/s for {args.duration}s (open loop, latency from the due time)\n")
+    print("| path | requests | req/s | p50 ms | p90 ms | p99 ms | errors |\n|---|---|---|---|---|---|---|")
+    d = await open_loop("127.0.0.1", up, direct, rate=args.rate, duration_s=args.duration)
+    g = await open_loop("127.0.0.1", gw, via, rate=args.rate, duration_s=args.duration)
+    print(row("direct to upstream", d))
+    print(row("through gateway", g))
+    print(f"\nAdded latency: p50 {g.percentile(50) - d.percentile(50):.2f} ms, "
+          f"p90 {g.percentile(90) - d.percentile(90):.2f} ms, p99 {g.percentile(99) - d.percentile(99):.2f} ms")
+
+    print(f"\n### Saturation: closed loop, {args.connections} connections, {args.duration}s\n")
+    print("| path | requests | req/s | p50 ms | p90 ms | p99 ms | errors |\n|---|---|---|---|---|---|---|")
+    s = await closed_loop("127.0.0.1", gw, via, connections=args.connections, duration_s=args.duration)
+    print(row("through gateway (non-streaming)", s))
+
+    print(f"\n### Streaming time to first byte at {args.stream_rate} req/s (same format)\n")
+    sd = await open_loop("127.0.0.1", up, stream_direct, rate=args.stream_rate, duration_s=args.duration / 2)
+    sg = await open_loop("127.0.0.1", gw, stream_via, rate=args.stream_rate, duration_s=args.duration / 2)
+    print("| path | p50 TTFB ms | p99 TTFB ms | errors |\n|---|---|---|---|")
+    print(f"| direct | {sd.percentile(50, sd.ttfb_ms):.2f} | {sd.percentile(99, sd.ttfb_ms):.2f} | {sd.errors} |")
+    print(f"| gateway | {sg.percentile(50, sg.ttfb_ms):.2f} | {sg.percentile(99, sg.ttfb_ms):.2f} | {sg.errors} |")
+    print(f"\nAdded TTFB p50: {sg.percentile(50, sg.ttfb_ms) - sd.percentile(50, sd.ttfb_ms):.2f} ms")
+    print(f"\nGateway peak RSS: {peak_rss_mb(gw_pid):.0f} MiB")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rate", type=float, default=300)
+    parser.add_argument("--stream-rate", type=float, default=100)
+    parser.add_argument("--duration", type=float, default=10)
+    parser.add_argument("--connections", type=int, default=32)
+    args = parser.parse_args()
+    up, gw = free_port(), free_port()
+    config = {
+        "server": {"log_level": "warning"},
+        "providers": {"fake": {"kind": "openai", "base_url": f"http://127.0.0.1:{up}/v1", "api_key": "k",
+                               "models": {"fake-small": {}}}},
+    }
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "bench.yaml"
+        path.write_text(orjson.dumps(config).decode())  # JSON is YAML
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        upstream = subprocess.Popen([str(BIN / "adaptive-proxy"), "fake-upstream", "--port", str(up)], env=env,
+                                    cwd=ROOT)
+        gateway = subprocess.Popen([str(BIN / "adaptive-proxy"), "serve", "--config", str(path), "--port", str(gw)],
+                                   env=env, cwd=tmp)
+        try:
+            wait_ready(up)
+            wait_ready(gw)
+            try:
+                import uvloop
+
+                uvloop.install()
+            except ImportError:
+                pass
+            asyncio.run(measure(args, up, gw, gateway.pid))
+        finally:
+            for proc in (gateway, upstream):
+                proc.terminate()
+                proc.wait(timeout=30)
+
+
+if __name__ == "__main__":
+    main()
