@@ -88,7 +88,8 @@ async def test_async_upstream_errors_reach_the_sdk_typed(base_url: str) -> None:
         await client.chat.completions.create(model=MODEL, messages=_user("x [[fake:status=500]]"))
     assert caught.value.status_code == 502 and "test-key" not in str(caught.value)
     with pytest.raises(openai.RateLimitError) as limited:
-        await client.chat.completions.create(model=MODEL, messages=_user("x [[fake:status=429]] [[fake:retry_after=3]]"))
+        await client.chat.completions.create(model=MODEL,
+                                             messages=_user("x [[fake:status=429]] [[fake:retry_after=3]]"))
     assert limited.value.response.headers["retry-after"] == "3"
     with pytest.raises(openai.BadRequestError):
         await client.chat.completions.create(model="nobody:model", messages=_user("x"))

@@ -1,0 +1,185 @@
+"""Shared end-to-end fixtures: the fake upstream in a thread, gateways as real uvicorn subprocesses.
+
+- `fake_upstream` (session): base URL `http://127.0.0.1:P` of one fake upstream for the run.
+- `fake` (function): a handle on that fake, reset before the test (state, control API, stats).
+- `start_gateway(config) -> base_url` (session factory): writes `config` as YAML, starts
+  `adaptive-proxy serve --config <tmp>.yaml --port N` and waits until it answers. The same
+  config returns the already running gateway, so a whole matrix shares one server.
+- `gateway_config(fake_upstream)` builds the usual three-provider config (`fake_openai`,
+  `fake_anthropic`, `fake_gemini`, api_key "test-key") for tests that need nothing special.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import orjson
+import pytest
+import uvicorn
+import yaml
+
+from entrypoints.fake_upstream import FakeState, create_app, server_config
+
+READY_TIMEOUT_S = 20.0
+UPSTREAM_KEY = "test-key"
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_until_ready(url: str, process: subprocess.Popen[bytes] | None = None,
+                     timeout_s: float = READY_TIMEOUT_S) -> None:
+    """Poll `url` until any HTTP answer comes back (the process must stay alive meanwhile)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"server exited with {process.returncode} before it was ready")
+        try:
+            httpx.get(url, timeout=0.5)
+            return
+        except httpx.TransportError:
+            time.sleep(0.05)
+    raise RuntimeError(f"{url} was not ready after {timeout_s}s")
+
+
+@dataclass
+class FakeUpstream:
+    """The running fake upstream: its URL, its in-process state and its control API."""
+
+    url: str
+    state: FakeState
+
+    def reset(self) -> None:
+        self.state.reset()
+
+    def script(self, *faults: dict[str, Any]) -> None:
+        httpx.post(f"{self.url}/_fake/script", json={"faults": list(faults)}, timeout=5).raise_for_status()
+
+    def stats(self) -> dict[str, Any]:
+        return dict(httpx.get(f"{self.url}/_fake/stats", timeout=5).json())
+
+    @property
+    def last_request(self) -> dict[str, Any]:
+        return dict(self.stats()["last_request"] or {})
+
+
+@pytest.fixture(scope="session")
+def fake_upstream_server() -> Iterator[FakeUpstream]:
+    state = FakeState()
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(server_config(create_app(state), "127.0.0.1", port))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("fake upstream did not start")
+        time.sleep(0.01)
+    yield FakeUpstream(f"http://127.0.0.1:{port}", state)
+    server.should_exit = True
+    thread.join(timeout=5)
+    sock.close()
+
+
+@pytest.fixture(scope="session")
+def fake_upstream(fake_upstream_server: FakeUpstream) -> str:
+    """Base URL of the session's fake upstream (reset when first handed out)."""
+    fake_upstream_server.reset()
+    return fake_upstream_server.url
+
+
+@pytest.fixture
+def fake(fake_upstream_server: FakeUpstream) -> FakeUpstream:
+    """The session's fake upstream, reset before this test."""
+    fake_upstream_server.reset()
+    return fake_upstream_server
+
+
+def three_provider_config(upstream_url: str, **extra: Any) -> dict[str, Any]:
+    """One provider of each kind, all pointed at the fake upstream."""
+    model = {"input_per_mtok": 1.0, "output_per_mtok": 2.0, "supports_tools": True, "supports_vision": True}
+    config: dict[str, Any] = {
+        "server": {"log_level": "warning"},
+        "providers": {
+            "fake_openai": {"kind": "openai", "base_url": f"{upstream_url}/v1", "api_key": UPSTREAM_KEY,
+                            "timeout_ms": 10_000, "models": {"gpt-4o-mini": model}},
+            "fake_anthropic": {"kind": "anthropic", "base_url": upstream_url, "api_key": UPSTREAM_KEY,
+                               "timeout_ms": 10_000, "models": {"claude-sonnet-4-5": model}},
+            "fake_gemini": {"kind": "gemini", "base_url": upstream_url, "api_key": UPSTREAM_KEY,
+                            "timeout_ms": 10_000, "models": {"gemini-2.5-flash": model}},
+        },
+    }
+    config.update(extra)
+    return config
+
+
+@pytest.fixture(scope="session")
+def gateway_config(fake_upstream: str) -> dict[str, Any]:
+    return three_provider_config(fake_upstream)
+
+
+def _serve_command() -> list[str]:
+    script = Path(sys.executable).parent / "adaptive-proxy"
+    if script.exists():
+        return [str(script)]
+    found = shutil.which("adaptive-proxy")
+    if found:
+        return [found]
+    return [sys.executable, "-c", "from entrypoints.cli import main; main()"]
+
+
+@pytest.fixture(scope="session")
+def start_gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[[dict[str, Any]], str]]:
+    running: dict[bytes, tuple[str, subprocess.Popen[bytes], Path]] = {}
+
+    def start(config: dict[str, Any]) -> str:
+        key = orjson.dumps(config, option=orjson.OPT_SORT_KEYS)
+        if key in running:
+            return running[key][0]
+        workdir = tmp_path_factory.mktemp("gateway")
+        config_path = workdir / "config.yaml"
+        config_path.write_text(yaml.safe_dump(config))
+        port = free_port()
+        log_path = workdir / "gateway.log"
+        env = {k: v for k, v in os.environ.items() if not k.endswith("_API_KEY")}
+        with log_path.open("wb") as log:  # the child keeps its own copy of the descriptor
+            process = subprocess.Popen(
+                [*_serve_command(), "serve", "--config", str(config_path), "--host", "127.0.0.1",
+                 "--port", str(port)],
+                cwd=workdir, env=env, stdout=log, stderr=subprocess.STDOUT)
+        url = f"http://127.0.0.1:{port}"
+        try:
+            wait_until_ready(f"{url}/health", process)
+        except RuntimeError:
+            process.kill()
+            process.wait()
+            raise RuntimeError(f"gateway did not start:\n{log_path.read_text()[-4000:]}") from None
+        running[key] = (url, process, log_path)
+        return url
+
+    yield start
+    for _, process, _ in running.values():
+        process.terminate()
+    for _, process, _ in running.values():
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
