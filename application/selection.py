@@ -10,7 +10,8 @@ from application.request_config import RequestConfig
 from application.settings import Family, Settings
 from domain.catalog import Catalog, ModelInfo, base_model_name
 from domain.chat import ChatRequest
-from domain.errors import InvalidRequest
+from domain.errors import InvalidRequest, NoCapableModel
+from domain.routing import Router, RoutingInput, estimated_tokens
 
 SelectionSource = Literal["manual_override", "router", "cache_exact", "cache_semantic", "external", "default"]
 
@@ -32,6 +33,7 @@ class Selection:
     targets: list[Target]
     source: SelectionSource
     manual: bool = False
+    difficulty: float | None = None  # the router's estimate, when it chose
     notes: list[str] = field(default_factory=list)
 
 
@@ -87,27 +89,54 @@ def _dated_variant(name: str, models: Mapping[str, object]) -> bool:
 
 
 class Selector:
-    """Picks the targets for a request: a manual `provider:model` first, else a routed choice,
-    followed by alternatives for fallback (closest in price first)."""
+    """Picks the targets for a request: a manual `provider:model` as given, else the router's
+    choice under `cost_bias`; then alternatives in the order a fallback should try them."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, router: Router | None = None) -> None:
         self._settings = settings
+        self._router = router
 
     async def select(self, request: ChatRequest, family: Family, config: RequestConfig) -> Selection:
         allowed = allowed_providers(self._settings, config, family)
         manual = parse_manual(request.model, config, allowed)
         catalog = catalog_for(config, allowed)
         if manual is not None:
-            return Selection(targets=[manual, *self._alternatives(manual, catalog)], source="manual_override",
-                             manual=True)
+            # A manual choice falls back only when asked to; only then are alternatives worth ranking.
+            may_fall_back = config.fallback.on_manual_override or config.fallback_requested
+            alternatives = self._alternatives(manual, catalog, request, config) if may_fall_back else []
+            return Selection(targets=[manual, *alternatives], source="manual_override", manual=True)
+        if self._router is not None and config.model_router.enabled:
+            models = self._routable(catalog, config)
+            if models:
+                decision = self._router.choose(models, routing_input(request), config.model_router.cost_bias)
+                targets = [Target(m.provider, m.model) for m in (decision.model, *decision.alternatives)]
+                return Selection(targets=targets, source="router", difficulty=decision.difficulty)
         default = self._default_target(config, allowed)
-        return Selection(targets=[default, *self._alternatives(default, catalog)], source="default")
+        return Selection(targets=[default, *self._alternatives(default, catalog, request, config)], source="default")
 
     @staticmethod
-    def _alternatives(chosen: Target, catalog: Catalog) -> list[Target]:
+    def _routable(catalog: Catalog, config: RequestConfig) -> list[ModelInfo]:
+        only = config.model_router.models
+        models = catalog.models()
+        if only:
+            wanted = set(only)
+            models = [m for m in models if m.key in wanted]
+            if not models:
+                raise InvalidRequest("model_router.models names no model the endpoint may use: "
+                                     + ", ".join(only), param="model_router.models")
+        return models
+
+    def _alternatives(self, chosen: Target, catalog: Catalog, request: ChatRequest,
+                      config: RequestConfig) -> list[Target]:
+        others = [m for m in catalog.models() if (m.provider, m.model) != (chosen.provider, chosen.model)]
+        if self._router is not None and others:
+            try:
+                decision = self._router.choose(others, routing_input(request), config.model_router.cost_bias)
+            except NoCapableModel:
+                return []
+            return [Target(m.provider, m.model) for m in (decision.model, *decision.alternatives)]
         info = catalog.get(chosen.provider, chosen.model)
         price = info.blended_price if info else 0.0
-        others = [m for m in catalog.models() if (m.provider, m.model) != (chosen.provider, chosen.model)]
         others.sort(key=lambda m: (abs(m.blended_price - price), m.provider != chosen.provider))
         return [Target(m.provider, m.model) for m in others]
 
@@ -123,3 +152,11 @@ class Selector:
                 return Target(provider=name, model=next(iter(models)))
         raise InvalidRequest("no model was given and no default model is configured; "
                              "use model \"provider:model\"", param="model")
+
+
+def routing_input(request: ChatRequest) -> RoutingInput:
+    """What the router looks at: the conversation's text, its turns, and its hard needs."""
+    text = request.prompt_text()
+    turns = max(1, sum(1 for m in request.messages if m.role == "user"))
+    return RoutingInput(prompt=text, turns=turns, needs_tools=bool(request.tools),
+                        needs_vision=request.has_images(), estimated_tokens=estimated_tokens(text))
