@@ -1,0 +1,286 @@
+"""Prompt difficulty: how likely a cheap model is NOT to do as well as a strong one.
+
+Pure Python, no I/O. `extract_features` turns a prompt (and the number of conversation turns)
+into a sparse feature map; `DifficultyEstimator` scores it with a fitted logistic model:
+
+    score = sigmoid(bias + sum(weight[f] * value[f] for f in features(prompt)))
+
+The weights are learned offline by `scripts/train_router.py` (on `routing-data/train/` only)
+and shipped as JSON next to `adapters/routing/params_file.py`, which builds the estimator with
+`DifficultyEstimator.from_params`. Training and inference call the same `extract_features`, so
+the feature definition lives in exactly one place; `FEATURE_VERSION` is stored in the params
+and checked on load.
+
+Features (all computed from the text and the turn count only):
+- word unigrams and bigrams of the lower-cased text (numbers collapsed to a digit-count class,
+  CJK characters as single tokens, punctuation and symbols as tokens), presence-valued and
+  scaled by 1/sqrt(number of distinct n-grams) so long prompts do not dominate;
+- the same unigrams for the last block of the prompt (the actual question after any few-shot
+  examples or pasted context), in their own namespace;
+- structure: length buckets, counts of numbers, math symbols, code markers, question marks,
+  lines, multiple-choice options, few-shot answers, CJK share, upper-case share, turns.
+
+Long prompts are read as their first and last `_SPAN` characters for n-grams (structure
+counts use the whole text), which bounds the cost of a decision.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+FEATURE_VERSION = 1
+
+_SPAN = 1500  # n-grams read the first and last _SPAN characters of long prompts
+_TAIL = 600  # the question-part namespace reads at most this many trailing characters
+_COUNT_SPAN = 6000  # structure counts read the first and last _COUNT_SPAN characters
+
+_TOKEN = re.compile(r"[a-z]+(?:'[a-z]+)?|\d+(?:[.,]\d+)*|[\u3400-\u9fff]|[^\sa-z\d\u3400-\u9fff]")
+_NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
+_CJK = re.compile(r"[\u3400-\u9fff]")
+_UPPER = re.compile(r"[A-Z]")
+_MATH = re.compile(r"[=+*/^<>%$\\]|\d\s*-\s*\d")
+_CODE = re.compile(
+    r"[{};]|\bdef |\breturn\b|\bimport |#include|\bfunction\b|\bconst |=>|\bclass |\bprint\(|\w\(\w*\)"
+)
+_MC_OPTION = re.compile(r"(?m)^\s*\(?[A-Da-d][.):]\s")
+_ANSWER = re.compile(r"(?i)\banswer\s*[:：]|答案")
+_BLOCK = re.compile(r"\n\s*\n")
+_QUANTITY = re.compile(
+    r"\d+(?:[.,]\d+)*|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|"
+    r"thirty|forty|fifty|hundred|thousand|million|half|twice|double|triple|thrice|quarter|third|dozen|"
+    r"percent|times)\b"
+)
+_SENTENCE = re.compile(r"[.?!。？！](?:\s|$)")
+
+
+def _bucket(n: int, edges: tuple[int, ...]) -> int:
+    for i, edge in enumerate(edges):
+        if n <= edge:
+            return i
+    return len(edges)
+
+
+_LEN_EDGES = (40, 80, 160, 320, 640, 1280, 2560, 5120)
+_COUNT_EDGES = (0, 1, 2, 3, 5, 8, 13, 21)
+
+
+def _tokens(text: str) -> list[str]:
+    out: list[str] = []
+    for tok in _TOKEN.findall(text):
+        c = tok[0]
+        if "0" <= c <= "9":
+            digits = sum(ch.isdigit() for ch in tok)
+            out.append("#dec" if ("." in tok or "," in tok) else f"#{min(digits, 5)}")
+        else:
+            out.append(tok)
+    return out
+
+
+def _ngram_features(prefix: str, toks: list[str], bigrams: bool, out: dict[str, float]) -> None:
+    grams: set[str] = set()
+    for t in toks:
+        grams.add(t)
+    if bigrams:
+        prev = "<s>"
+        for t in toks:
+            grams.add(prev + " " + t)
+            prev = t
+        grams.add(prev + " </s>")
+    if not grams:
+        return
+    value = 1.0 / math.sqrt(len(grams))
+    for g in grams:
+        out[prefix + g] = value
+
+
+def _core(text: str) -> str:
+    """The part of the prompt that poses the question.
+
+    Few-shot prompts (two or more "Answer:" markers) are reduced to their last block, so the
+    worked examples in front of the question do not read as a long or numeric question.
+    """
+    if len(_ANSWER.findall(text, 0, 20_000)) < 2:
+        return text
+    blocks = _BLOCK.split(text[-4 * _TAIL:])
+    core = blocks[-1].strip()
+    i = len(blocks) - 2
+    while len(core) < 40 and i >= 0:
+        core = (blocks[i].strip() + "\n" + core).strip()
+        i -= 1
+    return core
+
+
+def extract_features(prompt: str, turns: int = 1) -> dict[str, float]:
+    """The sparse feature map of a prompt (feature name -> value)."""
+    text = prompt.strip()
+    if len(text) > 4 * _COUNT_SPAN:  # structure counts read a bounded window too
+        counted = text[:_COUNT_SPAN] + "\n" + text[-_COUNT_SPAN:]
+    else:
+        counted = text
+    feats: dict[str, float] = {}
+
+    # --- n-grams over the (bounded) text and over the question part
+    span = text if len(text) <= 2 * _SPAN else text[:_SPAN] + "\n" + text[-_SPAN:]
+    _ngram_features("w:", _tokens(span.lower()), True, feats)
+    core = _core(counted)
+    _ngram_features("t:", _tokens(core[-_TAIL:].lower()), False, feats)
+
+    # --- structure of the question part
+    n = len(core) if core is not counted else len(text)
+    feats[f"len:{_bucket(n, _LEN_EDGES)}"] = 1.0
+    feats["loglen"] = math.log1p(n) / 8.0
+    feats["logwords"] = math.log1p(len(core.split())) / 7.0
+    feats[f"nums:{_bucket(len(_NUMBER.findall(core)), _COUNT_EDGES)}"] = 1.0
+    quantities = len(_QUANTITY.findall(core.lower()))
+    feats[f"qty:{_bucket(quantities, _COUNT_EDGES)}"] = 1.0
+    feats["logqty"] = math.log1p(quantities) / 3.0
+    feats[f"sent:{_bucket(len(_SENTENCE.findall(core)), _COUNT_EDGES)}"] = 1.0
+    feats[f"math:{_bucket(len(_MATH.findall(core)), _COUNT_EDGES)}"] = 1.0
+    feats[f"code:{_bucket(len(_CODE.findall(core)), _COUNT_EDGES)}"] = 1.0
+    feats[f"qmark:{_bucket(core.count('?') + core.count('？'), _COUNT_EDGES)}"] = 1.0
+    feats[f"lines:{_bucket(core.count(chr(10)) + 1, _COUNT_EDGES)}"] = 1.0
+    feats[f"mc:{min(len(_MC_OPTION.findall(core)), 5)}"] = 1.0
+    # --- whole prompt
+    feats[f"answers:{_bucket(len(_ANSWER.findall(counted)), _COUNT_EDGES)}"] = 1.0
+    feats[f"turns:{min(max(turns, 1), 4)}"] = 1.0
+    if counted:
+        m = len(counted)
+        feats["cjk"] = len(_CJK.findall(counted)) / m
+        feats["upper"] = len(_UPPER.findall(counted)) / m
+        feats["digits"] = sum(ch.isdigit() for ch in counted) / m
+    return feats
+
+
+def _sigmoid(x: float) -> float:
+    if x >= 0:
+        return 1.0 / (1.0 + math.exp(-x))
+    e = math.exp(x)
+    return e / (1.0 + e)
+
+
+@dataclass(frozen=True, slots=True)
+class LinearHead:
+    """bias + sum(weights[f] * value[f]) over the features present."""
+
+    bias: float
+    weights: Mapping[str, float]
+
+    def __call__(self, feats: Mapping[str, float]) -> float:
+        w = self.weights
+        total = self.bias
+        for name, value in feats.items():
+            weight = w.get(name)
+            if weight is not None:
+                total += weight * value
+        return total
+
+    @classmethod
+    def from_params(cls, params: Mapping[str, Any]) -> LinearHead:
+        raw = params.get("weights", {})
+        if not isinstance(raw, Mapping):
+            raise ValueError("difficulty params: a head's 'weights' must be an object {feature: weight}")
+        return cls(bias=float(params.get("bias", 0.0)), weights={str(k): float(v) for k, v in raw.items()})
+
+    def to_params(self) -> dict[str, Any]:
+        return {"bias": self.bias, "weights": dict(sorted(self.weights.items()))}
+
+
+@dataclass(frozen=True, slots=True)
+class DifficultyEstimator:
+    """A gated mixture of linear experts over `extract_features`; `score` is in [0, 1].
+
+    A softmax gate (one head per task family, e.g. math / code / multiple-choice / open-ended)
+    says what kind of prompt this is; each family's expert says how likely a cheap model is
+    to fail it, as sigmoid(shared(x) + expert_f(x)): the shared head carries what holds across
+    families, the expert its family's level and deviations. The score is the gate-weighted
+    mixture of the experts' probabilities. With one family there is no gate.
+
+    `reference` is the median score over the training prompts: the router treats a prompt at
+    that difficulty as typical (cost_bias = 0.5 sends it to the middle of the range).
+    """
+
+    families: tuple[str, ...]
+    gate: tuple[LinearHead, ...]
+    experts: tuple[LinearHead, ...]
+    shared: LinearHead = LinearHead(0.0, {})
+    reference: float = 0.5
+    meta: Mapping[str, Any] | None = None
+
+    def __post_init__(self) -> None:
+        if not self.families or len(self.experts) != len(self.families):
+            raise ValueError("difficulty estimator: one expert per family is required")
+        if len(self.families) > 1 and len(self.gate) != len(self.families):
+            raise ValueError("difficulty estimator: one gate head per family is required")
+        if not 0.0 < self.reference < 1.0:
+            raise ValueError("difficulty estimator: 'reference' must be in (0, 1)")
+
+    @classmethod
+    def from_params(cls, params: Mapping[str, Any]) -> DifficultyEstimator:
+        """Build from the JSON-shaped params written by `scripts/train_router.py`:
+
+        `{"feature_version": int, "families": [name, ...], "gate": [head, ...],
+          "experts": [head, ...], "shared": head, "reference": float, "meta": {...}}` where a
+        head is `{"bias": float, "weights": {feature: weight}}`. `gate` may be omitted with one
+        family, `shared` when there is none.
+        """
+        version = params.get("feature_version", FEATURE_VERSION)
+        if version != FEATURE_VERSION:
+            raise ValueError(f"difficulty params are for feature version {version}, "
+                             f"this code computes version {FEATURE_VERSION}")
+        families = params.get("families")
+        experts = params.get("experts")
+        gate = params.get("gate", [])
+        if not isinstance(families, list) or not isinstance(experts, list) or not isinstance(gate, list):
+            raise ValueError("difficulty params: 'families', 'experts' and 'gate' must be lists")
+        meta = params.get("meta")
+        return cls(
+            families=tuple(str(f) for f in families),
+            gate=tuple(LinearHead.from_params(h) for h in gate),
+            experts=tuple(LinearHead.from_params(h) for h in experts),
+            shared=LinearHead.from_params(params.get("shared", {})),
+            reference=float(params.get("reference", 0.5)),
+            meta=dict(meta) if isinstance(meta, Mapping) else None,
+        )
+
+    def to_params(self) -> dict[str, Any]:
+        return {
+            "feature_version": FEATURE_VERSION,
+            "families": list(self.families),
+            "gate": [h.to_params() for h in self.gate],
+            "experts": [h.to_params() for h in self.experts],
+            "shared": self.shared.to_params(),
+            "reference": self.reference,
+            "meta": dict(self.meta or {}),
+        }
+
+    def _gate(self, feats: Mapping[str, float]) -> list[float]:
+        if len(self.families) == 1:
+            return [1.0]
+        logits = [head(feats) for head in self.gate]
+        top = max(logits)
+        exps = [math.exp(v - top) for v in logits]
+        total = sum(exps)
+        return [e / total for e in exps]
+
+    def explain(self, prompt: str, turns: int = 1) -> dict[str, tuple[float, float]]:
+        """Per family: (gate probability, that expert's failure probability)."""
+        feats = extract_features(prompt, turns)
+        gates = self._gate(feats)
+        base = self.shared(feats)
+        return {f: (g, _sigmoid(base + e(feats)))
+                for f, g, e in zip(self.families, gates, self.experts, strict=True)}
+
+    def score(self, prompt: str, turns: int = 1) -> float:
+        """Estimated probability that the cheap model is NOT as good as a strong one."""
+        feats = extract_features(prompt, turns)
+        gates = self._gate(feats)
+        base = self.shared(feats)
+        total = 0.0
+        for g, expert in zip(gates, self.experts, strict=True):
+            if g > 1e-4:
+                total += g * _sigmoid(base + expert(feats))
+        return min(1.0, max(0.0, total))

@@ -1,0 +1,224 @@
+"""The built-in router: hard constraints first, then a prompt-dependent choice under cost_bias.
+
+1. `capable` keeps the models that can serve the request at all: tools only to models that
+   support tools, images only to vision models, and the prompt must fit the context window.
+   If nothing is left, `NoCapableModel` names the constraint that eliminated the last models.
+2. The capable models form a *ladder*: ordered by price, a model is a rung only if it is better
+   (by quality prior) than every cheaper model, and only if it lies on the upper convex hull of
+   (price, quality), i.e. its quality per extra dollar is worth having compared with mixing its
+   neighbours. Rung 0 is the cheapest capable model, the top rung the best one (highest prior,
+   the cheaper on ties).
+3. The difficulty estimator gives d = P(a cheap model is not as good as a strong one). Climbing
+   from rung j-1 to rung j happens when
+
+       logit(d) > tau(cost_bias) + log(kappa_j / kappa)
+
+   where kappa_j is the price of quality of that step (extra price / extra quality), kappa the
+   same for the whole ladder (so expensive steps need harder prompts), and
+
+       tau(b) = logit(reference) - logit(b)
+
+   with `reference` the estimator's median training difficulty: at b = 0.5 a typical prompt
+   climbs every step that costs no more than average. The chosen rung is the number of steps
+   whose condition holds.
+
+Monotonicity, by construction: along the hull kappa_j increases with j, so the conditions form
+a prefix and the chosen rung is #{j : logit(d) - log(kappa_j / kappa) > tau(b)}. tau strictly
+decreases in b, so for a fixed prompt the rung, hence the chosen model's quality, never
+decreases as cost_bias rises; over any set of prompts the share sent to a model at or above
+any quality level therefore never decreases either. b = 0 (tau = +inf) gives rung 0, the
+cheapest capable model, for every prompt; b = 1 (tau = -inf) gives the top rung, the best.
+
+Quality priors come from `ModelInfo.quality_prior()`. When no candidate has one, price order
+stands in for quality. When only some do, a model without a prior is credited with the best
+prior among the models that cost no more than it (the lowest known prior if none does), so it
+is never assumed better than a cheaper model we know.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from domain.catalog import ModelInfo
+from domain.errors import NoCapableModel
+
+__all__ = [
+    "DifficultyScorer",
+    "Router",
+    "RoutingDecision",
+    "RoutingInput",
+    "capable",
+    "estimated_tokens",
+    "ladder",
+    "qualities",
+]
+
+_EPS = 1e-6
+
+
+class DifficultyScorer(Protocol):
+    """What the router needs from `domain.difficulty.DifficultyEstimator`."""
+
+    @property
+    def reference(self) -> float: ...
+
+    def score(self, prompt: str, turns: int = 1) -> float: ...
+
+
+@dataclass(frozen=True, slots=True)
+class RoutingInput:
+    prompt: str
+    turns: int = 1
+    needs_tools: bool = False
+    needs_vision: bool = False
+    estimated_tokens: int = 0  # 0: estimate from `prompt` with `estimated_tokens()`
+
+
+@dataclass(frozen=True, slots=True)
+class RoutingDecision:
+    model: ModelInfo
+    alternatives: tuple[ModelInfo, ...]  # the other capable models, in fallback order
+    difficulty: float  # the estimator's score for the prompt, in [0, 1]
+
+
+def estimated_tokens(text: str) -> int:
+    """A cheap token estimate for the context-window check: about four characters a token."""
+    return (len(text) + 3) // 4
+
+
+def capable(models: Sequence[ModelInfo], inp: RoutingInput) -> list[ModelInfo]:
+    """The models that satisfy the request's hard constraints, in the given order."""
+    pool = list(models)
+    if not pool:
+        raise NoCapableModel("no candidate models are configured for routing")
+    if inp.needs_tools:
+        pool = [m for m in pool if m.supports_tools]
+        if not pool:
+            raise NoCapableModel(f"the request uses tools, and none of the {len(models)} candidate models "
+                                 "supports tools", code="no_capable_model")
+    if inp.needs_vision:
+        before = len(pool)
+        pool = [m for m in pool if m.supports_vision]
+        if not pool:
+            which = "tool-capable candidate models" if inp.needs_tools else "candidate models"
+            raise NoCapableModel(f"the request contains images, and none of the {before} {which} "
+                                 "supports images", code="no_capable_model")
+    tokens = inp.estimated_tokens or estimated_tokens(inp.prompt)
+    fitting = [m for m in pool if m.context_window >= tokens]
+    if not fitting:
+        largest = max(m.context_window for m in pool)
+        raise NoCapableModel(f"the prompt (about {tokens} tokens) does not fit the context window of any "
+                             f"remaining candidate model (largest: {largest} tokens)",
+                             code="no_capable_model")
+    return fitting
+
+
+def qualities(models: Sequence[ModelInfo]) -> list[float]:
+    """Each model's quality for routing: its prior, or a price-based stand-in (module doc)."""
+    priors = [m.quality_prior() for m in models]
+    known = [(m.blended_price, q) for m, q in zip(models, priors, strict=True) if q is not None]
+    if not known:
+        prices = sorted({m.blended_price for m in models})
+        rank = {p: i for i, p in enumerate(prices)}
+        top = max(1, len(prices) - 1)
+        return [rank[m.blended_price] / top for m in models]
+    lowest = min(q for _, q in known)
+    out: list[float] = []
+    for m, q in zip(models, priors, strict=True):
+        if q is None:
+            cheaper = [kq for kp, kq in known if kp <= m.blended_price]
+            q = max(cheaper) if cheaper else lowest
+        out.append(q)
+    return out
+
+
+def ladder(models: Sequence[ModelInfo]) -> list[tuple[ModelInfo, float]]:
+    """The rungs (model, quality), cheapest first: the upper convex hull of price vs quality."""
+    qs = qualities(models)
+    order = sorted(range(len(models)), key=lambda i: (models[i].blended_price, -qs[i], i))
+    frontier: list[tuple[ModelInfo, float]] = []
+    for i in order:
+        if not frontier or qs[i] > frontier[-1][1]:
+            if frontier and models[i].blended_price == frontier[-1][0].blended_price:
+                continue  # same price, and sorted so the better one came first
+            frontier.append((models[i], qs[i]))
+    hull: list[tuple[ModelInfo, float]] = []
+    for point in frontier:
+        while len(hull) >= 2:
+            (a, qa), (b, qb) = hull[-2], hull[-1]
+            pa, pb, pc = a.blended_price, b.blended_price, point[0].blended_price
+            # drop b if it lies on or below the segment a -> point
+            if (qb - qa) * (pc - pa) <= (point[1] - qa) * (pb - pa):
+                hull.pop()
+            else:
+                break
+        hull.append(point)
+    return hull
+
+
+def _logit(p: float) -> float:
+    p = min(1.0 - _EPS, max(_EPS, p))
+    return math.log(p / (1.0 - p))
+
+
+def _fallback_order(chosen: ModelInfo, q_chosen: float, others: list[tuple[ModelInfo, float]]) -> tuple[ModelInfo, ...]:
+    """At-least-as-good models first (closest quality, then cheaper), then worse ones, best first."""
+    def key(item: tuple[ModelInfo, float]) -> tuple[int, float, float]:
+        m, q = item
+        if q >= q_chosen:
+            return (0, q, m.blended_price)
+        return (1, -q, m.blended_price)
+
+    return tuple(m for m, _ in sorted(others, key=key) if m is not chosen)
+
+
+class Router:
+    """Chooses a model per request: `choose(models, inp, cost_bias)` (module doc for the rule)."""
+
+    def __init__(self, estimator: DifficultyScorer) -> None:
+        self._estimator = estimator
+        self._center = _logit(estimator.reference)
+
+    @property
+    def estimator(self) -> DifficultyScorer:
+        return self._estimator
+
+    def thresholds(self, models: Sequence[ModelInfo]) -> list[tuple[ModelInfo, float]]:
+        """The rungs with the logit offset of the step that reaches each (rung 0: -inf)."""
+        rungs = ladder(models)
+        if len(rungs) == 1:
+            return [(rungs[0][0], -math.inf)]
+        (m0, q0), (mk, qk) = rungs[0], rungs[-1]
+        overall = (mk.blended_price - m0.blended_price) / (qk - q0)
+        out: list[tuple[ModelInfo, float]] = [(m0, -math.inf)]
+        for (a, qa), (b, qb) in itertools.pairwise(rungs):
+            kappa = (b.blended_price - a.blended_price) / (qb - qa)
+            out.append((b, math.log(kappa / overall) if kappa > 0 and overall > 0 else 0.0))
+        return out
+
+    def rung(self, offsets: Sequence[float], difficulty: float, cost_bias: float) -> int:
+        """Index of the chosen rung for a prompt of this difficulty (0 = cheapest)."""
+        if cost_bias <= 0.0:
+            return 0
+        if cost_bias >= 1.0:
+            return len(offsets) - 1
+        tau = self._center - _logit(cost_bias)
+        x = _logit(difficulty)
+        return sum(1 for off in offsets[1:] if x - off > tau)
+
+    def choose(self, models: Sequence[ModelInfo], inp: RoutingInput, cost_bias: float) -> RoutingDecision:
+        """The model for this request; raises `NoCapableModel` if the hard constraints leave none."""
+        pool = capable(models, inp)
+        difficulty = min(1.0, max(0.0, self._estimator.score(inp.prompt, inp.turns)))
+        steps = self.thresholds(pool)
+        index = self.rung([off for _, off in steps], difficulty, cost_bias)
+        chosen = steps[index][0]
+        qs = qualities(pool)
+        q_chosen = qs[pool.index(chosen)]
+        others = [(m, q) for m, q in zip(pool, qs, strict=True) if m is not chosen]
+        return RoutingDecision(model=chosen, alternatives=_fallback_order(chosen, q_chosen, others),
+                               difficulty=difficulty)
