@@ -93,6 +93,11 @@ class ChatService:
     def _breaker_key(self, target: Target) -> str:
         return target.key if self._settings.fallback.breaker.per_model else target.provider
 
+    async def count_tokens(self, call: ChatCall) -> int:
+        """Input tokens of the request as its selected provider counts them."""
+        target = (await self.select(call)).targets[0]
+        return await self._provider(call, target).count_tokens(call.request, target.model)
+
     async def complete(self, call: ChatCall) -> ChatOutcome:
         selection = await self.select(call)
         targets, policy = self._plan(call, selection)

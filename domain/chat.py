@@ -40,11 +40,16 @@ class ImagePart:
 
 @dataclass(slots=True)
 class ThinkingPart:
-    """Model reasoning shown to the client (Anthropic thinking, Gemini thoughts)."""
+    """Model reasoning shown to the client (Anthropic thinking, Gemini thoughts).
+
+    `signature` is opaque and only verifies at the family that issued it (`signed_by`), so it is
+    sent back to that family's providers and never to another's.
+    """
 
     text: str
     signature: str | None = None
     type: Literal["thinking"] = "thinking"
+    signed_by: Family | None = None
 
 
 Part = TextPart | ImagePart | ThinkingPart
@@ -200,6 +205,7 @@ class TextDelta:
 class ThinkingDelta:
     text: str = ""
     signature: str | None = None
+    signed_by: Family | None = None  # see ThinkingPart
 
 
 @dataclass(slots=True)
@@ -230,6 +236,7 @@ def collect_stream(events: list[StreamEvent]) -> ChatResponse:
     text: list[str] = []
     thinking: list[str] = []
     signature: str | None = None
+    signed_by: Family | None = None
     calls: dict[int, ToolCall] = {}
     for event in events:
         if isinstance(event, StreamStart):
@@ -238,7 +245,8 @@ def collect_stream(events: list[StreamEvent]) -> ChatResponse:
             text.append(event.text)
         elif isinstance(event, ThinkingDelta):
             thinking.append(event.text)
-            signature = event.signature or signature
+            if event.signature:
+                signature, signed_by = event.signature, event.signed_by
         elif isinstance(event, ToolCallStart):
             calls[event.index] = ToolCall(id=event.id, name=event.name, arguments="")
         elif isinstance(event, ToolCallDelta):
@@ -249,7 +257,7 @@ def collect_stream(events: list[StreamEvent]) -> ChatResponse:
             response.finish_reason = event.finish_reason
             response.usage = event.usage
     if thinking or signature:
-        response.content.append(ThinkingPart(text="".join(thinking), signature=signature))
+        response.content.append(ThinkingPart(text="".join(thinking), signature=signature, signed_by=signed_by))
     if text:
         response.content.append(TextPart(text="".join(text)))
     response.tool_calls = [calls[i] for i in sorted(calls)]
@@ -261,7 +269,7 @@ def response_events(response: ChatResponse) -> list[StreamEvent]:
     events: list[StreamEvent] = [StreamStart(id=response.id, model=response.model, created=response.created)]
     for part in response.content:
         if isinstance(part, ThinkingPart):
-            events.append(ThinkingDelta(text=part.text, signature=part.signature))
+            events.append(ThinkingDelta(text=part.text, signature=part.signature, signed_by=part.signed_by))
         elif isinstance(part, TextPart):
             events.append(TextDelta(text=part.text))
     for index, call in enumerate(response.tool_calls):

@@ -4,16 +4,21 @@ from __future__ import annotations
 
 import httpx2
 
+from adapters.providers.anthropic import AnthropicProvider
+from adapters.providers.gemini import GeminiProvider
 from adapters.providers.openai import OpenAIProvider
+from adapters.providers.transport import FastTransport
 from application.settings import ProviderSettings
 from domain.ports import ChatProvider
 
 
-def shared_http_client(max_connections: int = 1000) -> httpx2.AsyncClient:
-    """One connection pool for every provider (timeouts are set per request by each SDK)."""
+def shared_http_client(max_connections_per_host: int = 512) -> httpx2.AsyncClient:
+    """One connection pool for every provider (timeouts are set per request by each SDK).
+
+    The lean keep-alive transport replaces httpcore2: see adapters/providers/transport.py.
+    """
     return httpx2.AsyncClient(
-        limits=httpx2.Limits(max_connections=max_connections, max_keepalive_connections=200,
-                             keepalive_expiry=30.0),
+        transport=FastTransport(max_connections_per_host=max_connections_per_host),
         timeout=httpx2.Timeout(60.0, connect=10.0),
         follow_redirects=False,
     )
@@ -28,4 +33,11 @@ class SdkProviderFactory:
             return OpenAIProvider(name, base_url=settings.base_url or "https://api.openai.com/v1",
                                   api_key=settings.api_key, timeout_s=settings.timeout_s,
                                   headers=settings.headers, http_client=self._http)
+        if settings.kind == "anthropic":
+            return AnthropicProvider(name, base_url=settings.base_url or "https://api.anthropic.com",
+                                     api_key=settings.api_key, timeout_s=settings.timeout_s,
+                                     headers=settings.headers, http_client=self._http)
+        if settings.kind == "gemini":
+            return GeminiProvider(name, base_url=settings.base_url, api_key=settings.api_key,
+                                  timeout_s=settings.timeout_s, headers=settings.headers, http_client=self._http)
         raise NotImplementedError(f"provider kind {settings.kind!r} is not supported yet")

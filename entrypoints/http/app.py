@@ -11,7 +11,7 @@ from application.chat import ChatService
 from application.health import HealthService
 from application.settings import Settings
 from container import Container
-from entrypoints.http import openai_routes, system_routes
+from entrypoints.http import anthropic_routes, gemini_routes, openai_routes, system_routes
 from entrypoints.http.middleware import gateway_middleware
 from entrypoints.http.services import ContainerServices
 
@@ -27,6 +27,8 @@ def create_app(container: Container) -> Application:
     })
     router = Router()  # a fresh router per app: two apps sharing one raise SharedRouterError
     openai_routes.register(router)
+    anthropic_routes.register(router)
+    gemini_routes.register(router)
     system_routes.register(router)
     app = Application(router=router, services=services)
     app.middlewares.append(gateway_middleware(settings.server.max_body_bytes))

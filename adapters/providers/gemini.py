@@ -1,0 +1,147 @@
+"""Outbound calls to Gemini (or a Gemini-compatible server) through the official google-genai SDK.
+
+The SDK's typed layer (pydantic models, snake_case -> camelCase converters) stays off the hot
+path: the body is built as camelCase JSON by adapters.wire.gemini_request and sent through the
+SDK's lower-level API client (`BaseApiClient._build_request` / `_async_request`), which still owns
+the URL, the `x-goog-api-key` header, extra headers, timeouts and error classes. The request body
+is handed over pre-serialised by orjson; the reply is the raw `httpx2.Response`, read with orjson
+(and, streaming, with the project's incremental SSE reader).
+
+Pooling: `HttpOptions(httpx_async_client=...)` makes the SDK use the shared `httpx2.AsyncClient`
+(and never close it). The SDK also builds a sync client and an SSL context for its Live API
+websockets on every construction (~20 ms); handing it one idle sync client and one SSL context,
+shared by every Gemini provider, skips both. SDK retries are off (no `retry_options`).
+"""
+
+from __future__ import annotations
+
+import functools
+import ssl
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx2
+import orjson
+from google import genai
+from google.genai import errors as genai_errors
+from google.genai import types as genai_types
+
+from adapters.providers.errors import from_status, retry_after_seconds
+from adapters.providers.sse import sse_data
+from adapters.wire.gemini_body import build_request, count_body
+from adapters.wire.gemini_response import parse_response
+from adapters.wire.gemini_stream import StreamParser
+from domain.chat import ChatRequest, ChatResponse, StreamEvent
+from domain.errors import UpstreamError, UpstreamTimeout, UpstreamUnreachable
+
+DEFAULT_BASE_URL = "https://generativelanguage.googleapis.com"
+DEFAULT_API_VERSION = "v1beta"
+_VERSIONS = ("v1", "v1beta", "v1alpha")
+
+
+@functools.cache
+def _idle_sync_client() -> httpx2.Client:
+    """Never used for a request: it only stops the SDK from building a sync pool per client."""
+    return httpx2.Client()
+
+
+@functools.cache
+def _websocket_ssl_context() -> ssl.SSLContext:
+    return ssl.create_default_context()
+
+
+def split_base_url(base_url: str) -> tuple[str, str]:
+    """`https://host/v1beta` -> (`https://host`, `v1beta`); without a version, the default one."""
+    base = (base_url or DEFAULT_BASE_URL).rstrip("/")
+    head, _, last = base.rpartition("/")
+    if last in _VERSIONS and "//" in head + "/":
+        return head, last
+    return base, DEFAULT_API_VERSION
+
+
+def model_path(model: str) -> str:
+    return model if model.startswith(("models/", "tunedModels/")) else f"models/{model}"
+
+
+def translate_gemini_error(exc: Exception, provider: str) -> UpstreamError:
+    if isinstance(exc, httpx2.TimeoutException):
+        return UpstreamTimeout(f"{provider} timed out", provider=provider)
+    if isinstance(exc, httpx2.TransportError):
+        return UpstreamUnreachable(f"{provider} could not be reached: {type(exc).__name__}", provider=provider)
+    if isinstance(exc, genai_errors.APIError):
+        response = getattr(exc, "response", None)
+        headers = getattr(response, "headers", None)
+        return from_status(int(exc.code or 500), str(exc.message or exc.status or "error"), provider,
+                           retry_after_seconds(headers if isinstance(headers, httpx2.Headers) else None),
+                           code=exc.status)
+    return UpstreamError(f"{provider} failed: {type(exc).__name__}", provider=provider)
+
+
+class GeminiProvider:
+    kind = "gemini"
+
+    def __init__(self, name: str, *, base_url: str, api_key: str, timeout_s: float,
+                 headers: dict[str, str] | None = None, http_client: httpx2.AsyncClient | None = None) -> None:
+        self.name = name
+        self._owns_http = http_client is None
+        base, version = split_base_url(base_url)
+        options = genai_types.HttpOptions(
+            base_url=base, api_version=version, timeout=max(1, int(timeout_s * 1000)), headers=headers or None,
+            httpx_async_client=http_client, httpx_client=_idle_sync_client() if http_client else None,
+            async_client_args={"ssl": _websocket_ssl_context()} if http_client else None,
+        )
+        self._client = genai.Client(vertexai=False, api_key=api_key or "not-needed", http_options=options)
+        self._api = self._client._api_client
+
+    async def _send(self, path: str, body: dict[str, Any], *, stream: bool) -> Any:
+        request = self._api._build_request("post", path, {}, None)
+        request.data = orjson.dumps(body)
+        try:
+            return await self._api._async_request(request, stream=stream)
+        except (genai_errors.APIError, httpx2.TransportError) as exc:
+            raise translate_gemini_error(exc, self.name) from exc
+
+    async def _post_json(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        response = await self._send(path, body, stream=False)
+        try:
+            payload = orjson.loads(response.response_stream[0] if response.response_stream else b"")
+        except orjson.JSONDecodeError as exc:
+            raise UpstreamError("provider returned invalid JSON", provider=self.name) from exc
+        if not isinstance(payload, dict):
+            raise UpstreamError("provider returned an unexpected body", provider=self.name)
+        return payload
+
+    async def complete(self, request: ChatRequest, model: str) -> ChatResponse:
+        payload = await self._post_json(f"{model_path(model)}:generateContent", build_request(request))
+        return parse_response(payload)
+
+    async def stream(self, request: ChatRequest, model: str) -> AsyncIterator[StreamEvent]:
+        body = build_request(request)
+        parser = StreamParser(self.name)
+        sent = await self._send(f"{model_path(model)}:streamGenerateContent?alt=sse", body, stream=True)
+        response: httpx2.Response = sent.response_stream
+        try:
+            async for data in sse_data(response):
+                chunk = orjson.loads(data)
+                if isinstance(chunk, dict):
+                    for event in parser.feed(chunk):
+                        yield event
+        except httpx2.TransportError as exc:
+            raise translate_gemini_error(exc, self.name) from exc
+        except orjson.JSONDecodeError as exc:
+            raise UpstreamError("provider sent an invalid stream chunk", provider=self.name) from exc
+        finally:
+            await response.aclose()
+        if not parser.started:
+            raise UpstreamError("provider stream ended before any data", provider=self.name)
+        if parser.finish is None:
+            raise UpstreamError("provider stream ended without a finish reason", provider=self.name)
+        yield parser.end()
+
+    async def count_tokens(self, request: ChatRequest, model: str) -> int:
+        payload = await self._post_json(f"{model_path(model)}:countTokens", count_body(request, model))
+        return int(payload.get("totalTokens") or 0)
+
+    async def aclose(self) -> None:
+        if self._owns_http:  # a shared pool is closed once, by whoever created it
+            await self._client.aio.aclose()
