@@ -1,4 +1,4 @@
-"""Real Redis and PostgreSQL for integration tests.
+"""Real Redis and PostgreSQL for integration and end-to-end tests (shared by every test folder).
 
 Found in this order: TEST_REDIS_URL / TEST_DATABASE_URL; a server already listening on the
 default local port; testcontainers when a Docker engine is available; otherwise the test is
