@@ -14,19 +14,40 @@ import redis.asyncio as redis_asyncio
 from dependency_injector import containers, providers
 
 from adapters.memory.breaker_store import InMemoryBreakerStore
+from adapters.memory.rate_limiter import InMemoryRateLimiter
+from adapters.memory.response_cache import InMemoryResponseCache
+from adapters.providers.embeddings import OpenAIEmbedder
 from adapters.providers.factory import SdkProviderFactory, shared_http_client
 from adapters.redis.breaker_store import RedisBreakerStore
 from adapters.redis.client import close_redis, redis_client, redis_probe
+from adapters.redis.rate_limiter import RedisRateLimiter
+from adapters.redis.response_cache import RedisResponseCache
+from adapters.routing.params_file import load_estimator
+from adapters.sql.credits import SqlCreditLedger
+from adapters.sql.engine import create_engine
+from adapters.sql.keys import SqlApiKeyStore
+from adapters.sql.lifecycle import metering_lifecycle, usage_writer
+from adapters.sql.usage import SqlUsageStore
+from adapters.stripe.payments import StripePaymentEvents
 from adapters.system_clock import SystemClock
+from adapters.wire.cache_residue import residue as wire_residue
+from application.access import AccessGate, RateLimitedProviderFactory
+from application.billing import BillingService
 from application.chat import ChatService
 from application.execution import Executor
 from application.health import HealthService, breaker_section
+from application.keys import KeyCache, KeyService
+from application.metering import Metering, PendingSpend
+from application.model_selection import ModelSelectionService
 from application.providers import ProviderRegistry
 from application.request_config import base_config
-from application.selection import Selector
+from application.response_cache import ResponseCaching, config_namespace
+from application.selection import Selector, catalog_for
 from application.settings import BreakerSettings, Settings
 from domain.breaker import BreakerPolicy
+from domain.catalog import Catalog
 from domain.ports import BreakerStore
+from domain.routing import Router
 
 
 def _store_kind(settings: Settings) -> str:
@@ -56,12 +77,98 @@ def _embedded_components(settings: Settings) -> dict[str, dict[str, Any]]:
 
 
 async def _lifecycle(http_client: httpx2.AsyncClient, registry: ProviderRegistry,
-                     redis: redis_asyncio.Redis | None) -> AsyncIterator[None]:
-    """Started by `init_resources()`, closed by `shutdown_resources()`; nothing depends on it."""
+                     redis: redis_asyncio.Redis | None, router: Router) -> AsyncIterator[None]:
+    """Started by `init_resources()`, closed by `shutdown_resources()`; nothing depends on it.
+
+    Taking `router` loads the router's fitted parameters at startup, not at the first request.
+    """
     yield None
     await registry.aclose()
     await http_client.aclose()
     await close_redis(redis)
+
+
+def _pricing_catalog(settings: Settings) -> Catalog:
+    """Prices come from the YAML only: a request's provider overrides never change what it costs."""
+    return catalog_for(base_config(settings), list(settings.providers))
+
+
+def _payments(settings: Settings) -> StripePaymentEvents | None:
+    stripe = settings.stripe
+    if not (stripe.secret_key or stripe.webhook_secret):
+        return None
+    return StripePaymentEvents(stripe.secret_key, stripe.webhook_secret, stripe.api_base)
+
+
+class MeteringContainer(containers.DeclarativeContainer):
+    """API keys, rate limits, usage records, credits and payments (SQL + Redis/memory + Stripe)."""
+
+    settings = providers.Dependency(instance_of=Settings)
+    redis: providers.Dependency[Any] = providers.Dependency()
+    store_kind = providers.Dependency(instance_of=str)
+
+    engine = providers.Singleton(create_engine, settings.provided.database.url)
+    key_store = providers.Singleton(SqlApiKeyStore, engine=engine)
+    usage_store = providers.Singleton(SqlUsageStore, engine=engine)
+    credit_ledger = providers.Singleton(SqlCreditLedger, engine=engine)
+    rate_limiter = providers.Selector(
+        store_kind,
+        redis=providers.Singleton(RedisRateLimiter, client=redis, key_prefix=settings.provided.redis.key_prefix),
+        memory=providers.Singleton(InMemoryRateLimiter),
+    )
+    payments = providers.Singleton(_payments, settings)
+    pending = providers.Singleton(PendingSpend)
+    usage_writer = providers.Singleton(usage_writer, settings, sink=usage_store, engine=engine,
+                                       on_written=pending.provided.settle)
+    pricing = providers.Singleton(_pricing_catalog, settings)
+    metering = providers.Singleton(Metering, queue=usage_writer, catalog=pricing,
+                                   pending=pending, currency=settings.provided.credits.currency,
+                                   charge_credits=settings.provided.credits.enabled)
+
+    key_cache = providers.Singleton(KeyCache, ttl_s=settings.provided.auth.key_cache_ttl_s)
+    key_service = providers.Factory(KeyService, store=key_store, cache=key_cache)
+    access_gate = providers.Factory(AccessGate, settings=settings, keys=key_service, limiter=rate_limiter,
+                                    ledger=credit_ledger, pending=pending)
+    billing_service = providers.Factory(BillingService, ledger=credit_ledger, usage=usage_store, payments=payments,
+                                        currency=settings.provided.credits.currency)
+
+    lifecycle = providers.Resource(metering_lifecycle, settings, engine=engine.provider,
+                                   writer=usage_writer.provider, payments=payments.provider)
+
+
+def _embedder(settings: Settings, http_client: httpx2.AsyncClient) -> OpenAIEmbedder | None:
+    name = settings.embeddings.provider
+    provider = settings.providers.get(name) if name else None
+    if provider is None or not provider.active:
+        return None
+    return OpenAIEmbedder(name, base_url=provider.base_url or "https://api.openai.com/v1", api_key=provider.api_key,
+                          model=settings.embeddings.model, timeout_s=min(provider.timeout_s, 10.0),
+                          headers=provider.headers, http_client=http_client)
+
+
+class CacheContainer(containers.DeclarativeContainer):
+    """The prompt-response cache: its store (Redis when configured, else in-process) and embedder."""
+
+    settings = providers.Dependency(instance_of=Settings)
+    redis: providers.Dependency[Any] = providers.Dependency()
+    store_kind = providers.Dependency(instance_of=str)
+    http_client: providers.Dependency[Any] = providers.Dependency()
+
+    store = providers.Selector(
+        store_kind,
+        redis=providers.Singleton(RedisResponseCache, client=redis, prefix=settings.provided.redis.key_prefix,
+                                  max_entries=settings.provided.prompt_cache.max_entries,
+                                  max_ttl_s=settings.provided.prompt_cache.ttl_s,
+                                  per_bucket=settings.provided.prompt_cache.semantic_candidates),
+        memory=providers.Singleton(InMemoryResponseCache, max_entries=settings.provided.prompt_cache.max_entries,
+                                   per_bucket=settings.provided.prompt_cache.semantic_candidates),
+    )
+    embedder = providers.Singleton(_embedder, settings, http_client)
+    # Singleton: it holds only singletons and the settings, and the request path (cache off) then
+    # pays no construction.
+    response_caching = providers.Singleton(ResponseCaching, settings=settings, store=store, embedder=embedder,
+                                           residue=providers.Object(wire_residue),
+                                           namespace=providers.Callable(config_namespace, settings))
 
 
 class Container(containers.DeclarativeContainer):
@@ -74,9 +181,14 @@ class Container(containers.DeclarativeContainer):
     clock = providers.Singleton(SystemClock)
 
     # --- adapters -------------------------------------------------------------------------
+    metering = providers.Container(MeteringContainer, settings=settings, redis=redis, store_kind=store_kind)
     provider_factory = providers.Singleton(SdkProviderFactory, http_client=http_client)
-    registry = providers.Singleton(ProviderRegistry, factory=provider_factory,
+    limited_provider_factory = providers.Singleton(RateLimitedProviderFactory, inner=provider_factory,
+                                                   limiter=metering.rate_limiter, settings=settings.provided.rate_limit)
+    registry = providers.Singleton(ProviderRegistry, factory=limited_provider_factory,
                                    providers=settings.provided.providers)
+    cache = providers.Container(CacheContainer, settings=settings, redis=redis, store_kind=store_kind,
+                                http_client=http_client)
     breaker_store: providers.Provider[BreakerStore] = providers.Selector(
         store_kind,
         redis=providers.Singleton(RedisBreakerStore, client=redis, prefix=settings.provided.redis.key_prefix),
@@ -87,10 +199,14 @@ class Container(containers.DeclarativeContainer):
     base_request_config = providers.Singleton(base_config, settings)
     breaker_policy = providers.Singleton(_breaker_policy, settings.provided.fallback.breaker)
     executor = providers.Singleton(Executor, breakers=breaker_store, breaker_policy=breaker_policy, clock=clock)
-    selector = providers.Singleton(Selector, settings=settings)
+    estimator = providers.Singleton(load_estimator)
+    router = providers.Singleton(Router, estimator=estimator)
+    selector = providers.Singleton(Selector, settings=settings, router=router)
+    model_selection = providers.Factory(ModelSelectionService, router=router,
+                                        default_cost_bias=settings.provided.model_router.cost_bias)
     # Factory: cheap, and container overrides apply on every request.
     chat_service = providers.Factory(ChatService, settings=settings, registry=registry, executor=executor,
-                                     selector=selector, base=base_request_config)
+                                     selector=selector, base=base_request_config, cache=cache.response_caching)
     health_service = providers.Singleton(
         HealthService, settings=settings,
         probes=providers.Callable(_probes, settings, redis),
@@ -98,7 +214,8 @@ class Container(containers.DeclarativeContainer):
         sections=providers.Dict(breakers=providers.Callable(breaker_section, breaker_store)),
     )
 
-    lifecycle = providers.Resource(_lifecycle, http_client=http_client, registry=registry, redis=redis)
+    lifecycle = providers.Resource(_lifecycle, http_client=http_client, registry=registry, redis=redis,
+                                   router=router)
 
 
 def build_container(settings: Settings) -> Container:

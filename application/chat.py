@@ -6,9 +6,11 @@ from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any, cast
 
+from application.access import Principal
 from application.execution import Attempts, Executor, open_stream
 from application.providers import ProviderRegistry
 from application.request_config import RequestConfig, base_config, resolve
+from application.response_cache import CachePlan, ResponseCaching
 from application.selection import Selection, Selector, Target
 from application.settings import FallbackSettings, Family, Settings
 from domain.chat import ChatRequest, ChatResponse, StreamEvent
@@ -25,6 +27,8 @@ class ChatCall:
     family: Family
     config: RequestConfig
     request_id: str = ""
+    cache_control: str | None = None  # the request's Cache-Control header (no-cache / no-store)
+    principal: Principal | None = None  # who asks: scopes response-cache sharing
 
 
 @dataclass(slots=True)
@@ -33,6 +37,7 @@ class ChatOutcome:
     target: Target
     selection: Selection
     attempts: Attempts = field(default_factory=Attempts)
+    cache_tier: str | None = None  # miss / exact / semantic when the response cache was in play
 
 
 @dataclass(slots=True)
@@ -43,6 +48,7 @@ class StreamOutcome:
     target: Target
     selection: Selection
     attempts: Attempts = field(default_factory=Attempts)
+    cache_tier: str | None = None
 
 
 def fallback_policy(settings: FallbackSettings) -> FallbackPolicy:
@@ -56,12 +62,13 @@ class ChatService:
     """The chat use case. Stateless per request; collaborators are injected."""
 
     def __init__(self, settings: Settings, registry: ProviderRegistry, executor: Executor,
-                 selector: Selector, base: RequestConfig | None = None) -> None:
+                 selector: Selector, base: RequestConfig | None = None, cache: ResponseCaching | None = None) -> None:
         self._settings = settings
         self._registry = registry
         self._executor = executor
         self._selector = selector
         self._base = base or base_config(settings)
+        self._cache = cache
 
     @property
     def max_body_bytes(self) -> int:
@@ -98,7 +105,19 @@ class ChatService:
         target = (await self.select(call)).targets[0]
         return await self._provider(call, target).count_tokens(call.request, target.model)
 
+    def _cache_plan(self, call: ChatCall) -> CachePlan | None:
+        if self._cache is None:
+            return None
+        return self._cache.plan(call.request, call.family, call.config, cache_control=call.cache_control,
+                                principal=call.principal)
+
     async def complete(self, call: ChatCall) -> ChatOutcome:
+        plan = self._cache_plan(call)
+        if plan is not None and self._cache is not None:
+            hit = await self._cache.lookup(plan)
+            if hit is not None:
+                return ChatOutcome(response=hit.response(), target=hit.target, selection=hit.selection(),
+                                   cache_tier=hit.tier)
         selection = await self.select(call)
         targets, policy = self._plan(call, selection)
         attempts = Attempts()
@@ -107,10 +126,20 @@ class ChatService:
             return await self._provider(call, target).complete(call.request, target.model)
 
         target, response = await self._executor.run(targets, attempt, policy, self._breaker_key, attempts)
-        return ChatOutcome(response=cast(ChatResponse, response), target=target, selection=selection,
-                           attempts=attempts)
+        answer = cast(ChatResponse, response)
+        if plan is not None and self._cache is not None:
+            await self._cache.save(plan, answer, target)
+            answer.usage.cache_tier = "miss"
+        return ChatOutcome(response=answer, target=target, selection=selection, attempts=attempts,
+                           cache_tier=None if plan is None else "miss")
 
     async def stream(self, call: ChatCall) -> StreamOutcome:
+        plan = self._cache_plan(call)
+        if plan is not None and self._cache is not None:
+            hit = await self._cache.lookup(plan)
+            if hit is not None:
+                return StreamOutcome(events=self._cache.replay(hit), target=hit.target, selection=hit.selection(),
+                                     cache_tier=hit.tier)
         selection = await self.select(call)
         targets, policy = self._plan(call, selection)
         attempts = Attempts()
@@ -124,7 +153,11 @@ class ChatService:
 
         target, opened = await self._executor.run(targets, attempt, policy, self._breaker_key, attempts, discard)
         first, rest = cast(tuple[StreamEvent, AsyncGenerator[StreamEvent, None]], opened)
-        return StreamOutcome(events=_prepend(first, rest), target=target, selection=selection, attempts=attempts)
+        events = _prepend(first, rest)
+        if plan is None or self._cache is None:
+            return StreamOutcome(events=events, target=target, selection=selection, attempts=attempts)
+        return StreamOutcome(events=self._cache.recorded(plan, events, target), target=target, selection=selection,
+                             attempts=attempts, cache_tier="miss")
 
 
 async def _prepend(first: StreamEvent, rest: AsyncGenerator[StreamEvent, None]) -> AsyncIterator[StreamEvent]:

@@ -4,6 +4,7 @@ up as these models. Unknown keys are errors, so a typo fails at startup instead 
 
 from __future__ import annotations
 
+import re
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -133,21 +134,47 @@ class PromptCacheSettings(Strict):
     semantic_threshold: float = Field(0.95, gt=0, le=1)
     cache_nonzero_temperature: bool = False
     replay_chunk_delay_ms: int = Field(0, ge=0)
+    # Who may share an entry when API keys are on: callers of one organization (a key without
+    # one is its own scope), of one key, or everyone. A hit's speed tells its caller that someone
+    # asked the same question before, so entries are not shared across organizations by default.
+    scope: Literal["organization", "key", "global"] = "organization"
+    # Semantic index: the most recent vectors kept per (target, parameters, conversation shape)
+    # bucket, which bounds a lookup to that many comparisons; longer prompts are exact-only.
+    semantic_candidates: int = Field(32, gt=0, le=1024)
+    semantic_max_chars: int = Field(8000, gt=0)
 
 
 class RedisSettings(Strict):
     url: str = ""
     key_prefix: str = "adaptive-proxy:"
 
+    @field_validator("url")
+    @classmethod
+    def _redis_scheme(cls, value: str) -> str:
+        # Checked here so a typo fails at startup, not when the first request reaches Redis.
+        if value and not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("expected a redis://, rediss:// or unix:// URL")
+        return value
+
 
 class DatabaseSettings(Strict):
     url: str = ""
     auto_migrate: bool = True
 
+    @field_validator("url")
+    @classmethod
+    def _database_scheme(cls, value: str) -> str:
+        if value and not re.match(r"^[A-Za-z][A-Za-z0-9+]*://", value):
+            raise ValueError("expected a database URL such as postgresql://user@host/db or sqlite:///path.db")
+        return value
+
 
 class AuthSettings(Strict):
     api_keys: bool = False
     admin_token: str = ""
+    # Seconds a verified key may be reused without a store lookup. 0: every request reads the
+    # store, so a revocation or budget change on any instance applies to the very next request.
+    key_cache_ttl_s: float = Field(0.0, ge=0)
 
 
 class CreditsSettings(Strict):
@@ -163,7 +190,20 @@ class StripeSettings(Strict):
 
 class RateLimitSettings(Strict):
     requests_per_minute: int = Field(1000, gt=0)
+    # Enforce each provider's `rate_limit_rpm` (shared by all keys and instances).
     per_provider: bool = False
+    # When the limiter's backend (Redis) fails: admit (true) or answer 503 (false).
+    fail_open: bool = False
+
+
+class UsageSettings(Strict):
+    """Usage records: one per /v1 and /v1beta request, written in batches off the request path."""
+
+    enabled: bool = True
+    queue_size: int = Field(10_000, gt=0)  # records held in memory before spilling to the file
+    batch_size: int = Field(500, gt=0)
+    flush_interval_ms: int = Field(200, gt=0)
+    spill_path: str = ""  # default: var/usage-spill.jsonl next to the embedded database
 
 
 class EmbeddingsSettings(Strict):
@@ -186,6 +226,7 @@ class Settings(Strict):
     credits: CreditsSettings = Field(default_factory=CreditsSettings)
     stripe: StripeSettings = Field(default_factory=StripeSettings)
     rate_limit: RateLimitSettings = Field(default_factory=RateLimitSettings)
+    usage: UsageSettings = Field(default_factory=UsageSettings)
 
     @field_validator("providers")
     @classmethod
@@ -201,6 +242,19 @@ class Settings(Strict):
             for name in endpoint.providers:
                 if name not in self.providers:
                     raise ValueError(f"endpoints.{family}.providers names unknown provider {name!r}")
+        return self
+
+    @model_validator(mode="after")
+    def _embeddings_provider_exists(self) -> Settings:
+        name = self.embeddings.provider
+        if name and (name not in self.providers or self.providers[name].kind != "openai"):
+            raise ValueError(f"embeddings.provider {name!r} must name a provider of kind openai")
+        return self
+
+    @model_validator(mode="after")
+    def _credits_need_keys(self) -> Settings:
+        if self.credits.enabled and not self.auth.api_keys:
+            raise ValueError("credits.enabled needs auth.api_keys: credits are charged to a key's organization")
         return self
 
     def active_providers(self) -> dict[str, ProviderSettings]:

@@ -154,6 +154,9 @@ class Usage:
     cache_read_tokens: int = 0
     cache_write_tokens: int = 0
     reasoning_tokens: int = 0
+    # The gateway's response cache outcome (miss / exact / semantic) when the cache was in play;
+    # reported to clients as `usage.cache_tier`. A hit carries zero tokens: nothing was bought.
+    cache_tier: str | None = None
 
     @property
     def total_tokens(self) -> int:

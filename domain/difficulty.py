@@ -1,27 +1,27 @@
 """Prompt difficulty: how likely a cheap model is NOT to do as well as a strong one.
 
 Pure Python, no I/O. `extract_features` turns a prompt (and the number of conversation turns)
-into a sparse feature map; `DifficultyEstimator` scores it with a fitted logistic model:
-
-    score = sigmoid(bias + sum(weight[f] * value[f] for f in features(prompt)))
-
-The weights are learned offline by `scripts/train_router.py` (on `routing-data/train/` only)
-and shipped as JSON next to `adapters/routing/params_file.py`, which builds the estimator with
-`DifficultyEstimator.from_params`. Training and inference call the same `extract_features`, so
-the feature definition lives in exactly one place; `FEATURE_VERSION` is stored in the params
-and checked on load.
+into a sparse feature map; `DifficultyEstimator` scores it with a fitted gated mixture of
+logistic experts (see the class). The parameters are learned offline by
+`scripts/train_router.py` (on `routing-data/train/` only) and shipped as JSON next to
+`adapters/routing/params_file.py`, which builds the estimator with
+`DifficultyEstimator.from_params`. Training and inference call the same `extract_features`,
+so the feature definition lives in exactly one place; `FEATURE_VERSION` is stored in the
+params and checked on load.
 
 Features (all computed from the text and the turn count only):
 - word unigrams and bigrams of the lower-cased text (numbers collapsed to a digit-count class,
   CJK characters as single tokens, punctuation and symbols as tokens), presence-valued and
   scaled by 1/sqrt(number of distinct n-grams) so long prompts do not dominate;
-- the same unigrams for the last block of the prompt (the actual question after any few-shot
-  examples or pasted context), in their own namespace;
-- structure: length buckets, counts of numbers, math symbols, code markers, question marks,
-  lines, multiple-choice options, few-shot answers, CJK share, upper-case share, turns.
+- unigrams of the question part (`_core`: the last block of a few-shot prompt, otherwise the
+  prompt; its last `_TAIL` characters), in their own namespace;
+- structure of the question part: length buckets, counts of numbers and quantity words,
+  sentences, math symbols, code markers, question marks, lines, multiple-choice options; of
+  the prompt: few-shot "Answer:" markers, CJK / upper-case / digit shares, turns.
 
-Long prompts are read as their first and last `_SPAN` characters for n-grams (structure
-counts use the whole text), which bounds the cost of a decision.
+Long prompts are read as their first and last `_SPAN` characters (n-grams and structure
+counts alike; only the length feature sees the true length), which bounds the cost of a
+decision.
 """
 
 from __future__ import annotations
@@ -29,23 +29,21 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
-FEATURE_VERSION = 1
+FEATURE_VERSION = 2
 
 _SPAN = 1500  # n-grams read the first and last _SPAN characters of long prompts
 _TAIL = 600  # the question-part namespace reads at most this many trailing characters
-_COUNT_SPAN = 6000  # structure counts read the first and last _COUNT_SPAN characters
 
 _TOKEN = re.compile(r"[a-z]+(?:'[a-z]+)?|\d+(?:[.,]\d+)*|[\u3400-\u9fff]|[^\sa-z\d\u3400-\u9fff]")
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 _CJK = re.compile(r"[\u3400-\u9fff]")
-_UPPER = re.compile(r"[A-Z]")
+_NO_DIGITS = str.maketrans("", "", "0123456789")
+_NO_UPPER = str.maketrans("", "", "ABCDEFGHIJKLMNOPQRSTUVWXYZ")
 _MATH = re.compile(r"[=+*/^<>%$\\]|\d\s*-\s*\d")
-_CODE = re.compile(
-    r"[{};]|\bdef |\breturn\b|\bimport |#include|\bfunction\b|\bconst |=>|\bclass |\bprint\(|\w\(\w*\)"
-)
+_CODE = re.compile(r"[{};]|=>|#include|\b(?:def|return|import|function|const|class|print)\b|\w\(\w*\)")
 _MC_OPTION = re.compile(r"(?m)^\s*\(?[A-Da-d][.):]\s")
 _ANSWER = re.compile(r"(?i)\banswer\s*[:：]|答案")
 _BLOCK = re.compile(r"\n\s*\n")
@@ -81,15 +79,15 @@ def _tokens(text: str) -> list[str]:
 
 
 def _ngram_features(prefix: str, toks: list[str], bigrams: bool, out: dict[str, float]) -> None:
-    grams: set[str] = set()
-    for t in toks:
-        grams.add(t)
+    # a dict, not a set: first-occurrence order is the same in every process (str hashing is
+    # salted per process), so sums over the features, and training, are reproducible
+    grams: dict[str, None] = dict.fromkeys(toks)
     if bigrams:
         prev = "<s>"
         for t in toks:
-            grams.add(prev + " " + t)
+            grams[prev + " " + t] = None
             prev = t
-        grams.add(prev + " </s>")
+        grams[prev + " </s>"] = None
     if not grams:
         return
     value = 1.0 / math.sqrt(len(grams))
@@ -103,7 +101,7 @@ def _core(text: str) -> str:
     Few-shot prompts (two or more "Answer:" markers) are reduced to their last block, so the
     worked examples in front of the question do not read as a long or numeric question.
     """
-    if len(_ANSWER.findall(text, 0, 20_000)) < 2:
+    if len(_ANSWER.findall(text)) < 2:
         return text
     blocks = _BLOCK.split(text[-4 * _TAIL:])
     core = blocks[-1].strip()
@@ -117,19 +115,16 @@ def _core(text: str) -> str:
 def extract_features(prompt: str, turns: int = 1) -> dict[str, float]:
     """The sparse feature map of a prompt (feature name -> value)."""
     text = prompt.strip()
-    if len(text) > 4 * _COUNT_SPAN:  # structure counts read a bounded window too
-        counted = text[:_COUNT_SPAN] + "\n" + text[-_COUNT_SPAN:]
-    else:
-        counted = text
+    # everything below reads a bounded window: the whole prompt, or its head and tail
+    counted = text if len(text) <= 2 * _SPAN else text[:_SPAN] + "\n" + text[-_SPAN:]
     feats: dict[str, float] = {}
 
-    # --- n-grams over the (bounded) text and over the question part
-    span = text if len(text) <= 2 * _SPAN else text[:_SPAN] + "\n" + text[-_SPAN:]
-    _ngram_features("w:", _tokens(span.lower()), True, feats)
+    # --- n-grams over the window and over the question part
+    _ngram_features("w:", _tokens(counted.lower()), True, feats)
     core = _core(counted)
     _ngram_features("t:", _tokens(core[-_TAIL:].lower()), False, feats)
 
-    # --- structure of the question part
+    # --- structure of the question part (length: of the whole prompt unless few-shot)
     n = len(core) if core is not counted else len(text)
     feats[f"len:{_bucket(n, _LEN_EDGES)}"] = 1.0
     feats["loglen"] = math.log1p(n) / 8.0
@@ -150,8 +145,8 @@ def extract_features(prompt: str, turns: int = 1) -> dict[str, float]:
     if counted:
         m = len(counted)
         feats["cjk"] = len(_CJK.findall(counted)) / m
-        feats["upper"] = len(_UPPER.findall(counted)) / m
-        feats["digits"] = sum(ch.isdigit() for ch in counted) / m
+        feats["upper"] = (m - len(counted.translate(_NO_UPPER))) / m
+        feats["digits"] = (m - len(counted.translate(_NO_DIGITS))) / m
     return feats
 
 
@@ -209,6 +204,10 @@ class DifficultyEstimator:
     shared: LinearHead = LinearHead(0.0, {})
     reference: float = 0.5
     meta: Mapping[str, Any] | None = None
+    # feature -> ((head, weight), ...) over all heads: gate 0..k-1, experts k..2k-1, shared 2k.
+    # One dict lookup per feature instead of one per head (most n-grams are in no head).
+    _index: dict[str, tuple[tuple[int, float], ...]] = field(init=False, repr=False, compare=False)
+    _biases: tuple[float, ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if not self.families or len(self.experts) != len(self.families):
@@ -217,6 +216,35 @@ class DifficultyEstimator:
             raise ValueError("difficulty estimator: one gate head per family is required")
         if not 0.0 < self.reference < 1.0:
             raise ValueError("difficulty estimator: 'reference' must be in (0, 1)")
+        k = len(self.families)
+        gate = self.gate if k > 1 else (LinearHead(0.0, {}),)
+        heads = (*gate, *self.experts, self.shared)
+        index: dict[str, list[tuple[int, float]]] = {}
+        for h, head in enumerate(heads):
+            for name, weight in head.weights.items():
+                index.setdefault(name, []).append((h, weight))
+        object.__setattr__(self, "_index", {n: tuple(v) for n, v in index.items()})
+        object.__setattr__(self, "_biases", tuple(head.bias for head in heads))
+
+    def _heads(self, prompt: str, turns: int) -> tuple[list[float], list[float]]:
+        """(gate probabilities, expert failure probabilities) for a prompt."""
+        acc = list(self._biases)
+        index = self._index
+        for name, value in extract_features(prompt, turns).items():
+            entry = index.get(name)
+            if entry is not None:
+                for h, weight in entry:
+                    acc[h] += weight * value
+        k = len(self.families)
+        if k == 1:
+            gates = [1.0]
+        else:
+            top = max(acc[:k])
+            exps = [math.exp(v - top) for v in acc[:k]]
+            total = sum(exps)
+            gates = [e / total for e in exps]
+        base = acc[2 * k]
+        return gates, [_sigmoid(base + v) for v in acc[k:2 * k]]
 
     @classmethod
     def from_params(cls, params: Mapping[str, Any]) -> DifficultyEstimator:
@@ -257,30 +285,13 @@ class DifficultyEstimator:
             "meta": dict(self.meta or {}),
         }
 
-    def _gate(self, feats: Mapping[str, float]) -> list[float]:
-        if len(self.families) == 1:
-            return [1.0]
-        logits = [head(feats) for head in self.gate]
-        top = max(logits)
-        exps = [math.exp(v - top) for v in logits]
-        total = sum(exps)
-        return [e / total for e in exps]
-
     def explain(self, prompt: str, turns: int = 1) -> dict[str, tuple[float, float]]:
         """Per family: (gate probability, that expert's failure probability)."""
-        feats = extract_features(prompt, turns)
-        gates = self._gate(feats)
-        base = self.shared(feats)
-        return {f: (g, _sigmoid(base + e(feats)))
-                for f, g, e in zip(self.families, gates, self.experts, strict=True)}
+        gates, experts = self._heads(prompt, turns)
+        return {f: (g, p) for f, g, p in zip(self.families, gates, experts, strict=True)}
 
     def score(self, prompt: str, turns: int = 1) -> float:
         """Estimated probability that the cheap model is NOT as good as a strong one."""
-        feats = extract_features(prompt, turns)
-        gates = self._gate(feats)
-        base = self.shared(feats)
-        total = 0.0
-        for g, expert in zip(gates, self.experts, strict=True):
-            if g > 1e-4:
-                total += g * _sigmoid(base + expert(feats))
+        gates, experts = self._heads(prompt, turns)
+        total = sum(g * p for g, p in zip(gates, experts, strict=True))
         return min(1.0, max(0.0, total))

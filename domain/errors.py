@@ -124,3 +124,22 @@ _REJECTED_KIND: dict[int, ErrorKind] = {
     413: "payload_too_large",
     422: "invalid_request",
 }
+
+
+class InvalidSignature(InvalidRequest):
+    """A webhook whose signature is missing, malformed, stale or wrong."""
+
+
+class ProviderRateLimited(UpstreamError):
+    """The gateway's own per-provider limit refused the call: another candidate may serve it,
+    the provider is healthy, and with no candidate left the client gets 429 + Retry-After."""
+
+    kind: ErrorKind = "rate_limited"
+
+    def __init__(self, message: str, *, provider: str = "", retry_after: float = 1.0) -> None:
+        super().__init__(message, provider=provider, status=429, retryable=True, retry_after=retry_after,
+                         code="rate_limit_exceeded")
+
+    @property
+    def counts_against_provider(self) -> bool:
+        return False

@@ -6,11 +6,19 @@ implementation (the embedded default) and a contract test suite shared by all it
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from typing import Protocol, runtime_checkable
+from collections.abc import AsyncIterator, Mapping, Sequence
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, Protocol, runtime_checkable
 
 from domain.breaker import BreakerPolicy, BreakerSnapshot
+from domain.cache_key import CachedResponse
 from domain.chat import ChatRequest, ChatResponse, StreamEvent
+from domain.credits import CreditBalance, CreditTransaction, Grant
+from domain.keys import ApiKey
+from domain.payments import CheckoutRequest, CheckoutSession, PaymentEvent
+from domain.ratelimit import RateDecision
+from domain.usage import UsageRecord, UsageStats
 
 
 @runtime_checkable
@@ -56,3 +64,119 @@ class BreakerStore(Protocol):
     async def snapshots(self) -> dict[str, BreakerSnapshot]: ...
 
     def status(self) -> dict[str, object]: ...
+
+
+# --- metering: keys, limits, usage, credits, payments ------------------------------------------
+
+
+class ApiKeyStore(Protocol):
+    """API keys by id and by hash. `update` applies only the fields given in `changes` (names of
+    `domain.keys.ApiKey` attributes) and returns the updated key, or None when there is none."""
+
+    async def create(self, key: ApiKey) -> ApiKey: ...
+
+    async def get(self, key_id: int) -> ApiKey | None: ...
+
+    async def find_by_hash(self, key_hash: str) -> ApiKey | None: ...
+
+    async def list(self, organization_id: str | None = None, include_inactive: bool = True,
+                   limit: int = 100, offset: int = 0) -> list[ApiKey]: ...
+
+    async def update(self, key_id: int, changes: Mapping[str, Any]) -> ApiKey | None: ...
+
+    async def delete(self, key_id: int) -> bool: ...
+
+
+class UsageSink(Protocol):
+    """Durable usage records. `write` is atomic per call and idempotent per record id: a record
+    already stored is skipped, with its post-flight effects (credit deduction linked to the
+    record, key budget, key last-used time). Raises on any storage failure, writing nothing."""
+
+    async def write(self, records: Sequence[UsageRecord]) -> None: ...
+
+
+class UsageReader(Protocol):
+    """Queries over stored usage records for the admin API."""
+
+    async def get(self, record_id: str) -> UsageRecord | None: ...
+
+    async def for_key(self, key_id: int, limit: int = 100, offset: int = 0) -> list[UsageRecord]: ...
+
+    async def stats_for_key(self, key_id: int, since: datetime | None = None) -> UsageStats: ...
+
+
+class UsageQueue(Protocol):
+    """The request path's way to hand over a finished record: O(1), never blocks, never raises
+    for storage reasons. The queue writes records to a UsageSink later, in batches."""
+
+    def submit(self, record: UsageRecord) -> None: ...
+
+
+class CreditLedger(Protocol):
+    """Prepaid balances per organization and their transactions.
+
+    Every change is one atomic read-modify-write in the store (no lost update across instances).
+    `grant` returns (transaction, applied); with an `idempotency_key` already used it changes
+    nothing and returns the earlier transaction with applied=False.
+    """
+
+    async def balance(self, organization_id: str) -> CreditBalance: ...
+
+    async def transactions(self, organization_id: str, limit: int = 50,
+                           offset: int = 0) -> list[CreditTransaction]: ...
+
+    async def grant(self, grant: Grant) -> tuple[CreditTransaction, bool]: ...
+
+    async def deduct(self, organization_id: str, amount: Decimal, *, api_key_id: int | None = None,
+                     api_usage_id: str | None = None, description: str = "") -> CreditTransaction: ...
+
+
+class RateLimiter(Protocol):
+    """Admit at most `limit` requests per `period_s` per bucket key, atomically across every
+    process sharing the backend. Raises on backend failure (the caller decides open or closed)."""
+
+    async def acquire(self, key: str, limit: int, period_s: float = 60.0) -> RateDecision: ...
+
+
+class PaymentEvents(Protocol):
+    """A payment processor: start a credit purchase, and turn a signed webhook into an event.
+
+    `parse` raises `domain.errors.InvalidSignature` for a missing or wrong signature and returns
+    None for well-signed events that do not add credits.
+    """
+
+    async def create_checkout(self, checkout: CheckoutRequest) -> CheckoutSession: ...
+
+    def parse(self, payload: bytes, signature: str | None) -> PaymentEvent | None: ...
+
+
+# --- prompt-response cache ------------------------------------------------------------------
+
+
+class ResponseCache(Protocol):
+    """Complete chat responses by exact key (`domain.cache_key.exact_key`), expiring after their
+    TTL, with a bound on the number of entries (least recently used evicted first), and a
+    semantic index: per bucket (`semantic_bucket`) at most a fixed number of the most recent
+    unit vectors, so `nearest` costs O(candidates x dimensions) whatever the cache holds.
+
+    A store whose backend is unreachable answers as a miss and drops writes, saying so in
+    `status()`: the cache never fails a request.
+    """
+
+    async def get(self, key: str) -> CachedResponse | None: ...
+
+    async def put(self, key: str, entry: CachedResponse, ttl_s: float, *, bucket: str | None = None,
+                  vector: Sequence[float] | None = None) -> None: ...
+
+    async def nearest(self, bucket: str, vector: Sequence[float],
+                      threshold: float) -> tuple[CachedResponse, float] | None: ...
+
+    async def size(self) -> int: ...
+
+    def status(self) -> dict[str, object]: ...
+
+
+class Embedder(Protocol):
+    """Text embeddings (one vector per text, in order). Raises `domain.errors.UpstreamError`."""
+
+    async def embed(self, texts: Sequence[str]) -> list[list[float]]: ...

@@ -1,4 +1,4 @@
-"""`adaptive-proxy serve | fake-upstream | check-config` (more subcommands arrive with later features)."""
+"""`adaptive-proxy serve | fake-upstream | check-config | keys ... | db ...`."""
 
 from __future__ import annotations
 
@@ -7,9 +7,11 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from adapters.config import ConfigError, load_settings
 from application.settings import Settings
+from entrypoints import admin_cli
 
 log = logging.getLogger("adaptive_proxy")
 
@@ -37,6 +39,8 @@ def _parser() -> argparse.ArgumentParser:
     fake = sub.add_parser("fake-upstream", help="run the fake OpenAI/Anthropic/Gemini upstream")
     fake.add_argument("--host", default="127.0.0.1")
     fake.add_argument("--port", type=int, default=9100)
+
+    admin_cli.add_parsers(sub)  # keys create|list|revoke, db upgrade|current
     return parser
 
 
@@ -65,6 +69,13 @@ def describe_startup(settings: Settings) -> list[str]:
     return lines
 
 
+def uvicorn_options(settings: Settings, host: str, port: int) -> dict[str, Any]:
+    """How `serve` and the library's `Proxy.run` run uvicorn: uvloop, httptools, graceful shutdown."""
+    return dict(host=host, port=port, log_level=settings.server.log_level, access_log=False,
+                timeout_graceful_shutdown=settings.server.shutdown_timeout_s, lifespan="on",
+                http="httptools", loop="uvloop", server_header=False)
+
+
 def serve(args: argparse.Namespace) -> None:
     settings = _load(args.config, args.env_files)
     host = args.host or settings.server.host
@@ -75,9 +86,7 @@ def serve(args: argparse.Namespace) -> None:
         log.info(line)
     import uvicorn
 
-    common = dict(host=host, port=port, log_level=settings.server.log_level, access_log=False,
-                  timeout_graceful_shutdown=settings.server.shutdown_timeout_s, lifespan="on",
-                  http="httptools", loop="uvloop", server_header=False)
+    common = uvicorn_options(settings, host, port)
     if workers > 1:
         # Each worker process builds its own app from the same config.
         os.environ[CONFIG_ENV] = os.path.abspath(args.config)
@@ -107,6 +116,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         from entrypoints.fake_upstream import serve as serve_fake
 
         serve_fake(args.host, args.port)
+    elif args.command in ("keys", "db"):
+        admin_cli.run(args, _load)
 
 
 if __name__ == "__main__":

@@ -90,6 +90,8 @@ def encode_usage(usage: Usage) -> dict[str, Any]:
     }
     if usage.reasoning_tokens:
         out["output_tokens_details"] = {"thinking_tokens": usage.reasoning_tokens}
+    if usage.cache_tier:
+        out["cache_tier"] = usage.cache_tier
     return out
 
 
@@ -142,6 +144,9 @@ def message_id(response_id: str) -> str:
 def encode_response(response: ChatResponse) -> dict[str, Any]:
     """ChatResponse -> the Message body an Anthropic client parses."""
     if response.raw_family == "anthropic" and response.raw is not None:
+        if response.usage.cache_tier:
+            return {**response.raw, "usage": {**(response.raw.get("usage") or {}),
+                                              "cache_tier": response.usage.cache_tier}}
         return response.raw
     blocks: list[dict[str, Any]] = []
     for part in response.content:

@@ -63,7 +63,7 @@ def parse_usage(raw: Any) -> Usage:
 
 
 def encode_usage(usage: Usage) -> dict[str, Any]:
-    out = {
+    out: dict[str, Any] = {
         "promptTokenCount": usage.input_tokens,
         "candidatesTokenCount": max(0, usage.output_tokens - usage.reasoning_tokens),
         "totalTokenCount": usage.total_tokens,
@@ -72,6 +72,8 @@ def encode_usage(usage: Usage) -> dict[str, Any]:
         out["cachedContentTokenCount"] = usage.cache_read_tokens
     if usage.reasoning_tokens:
         out["thoughtsTokenCount"] = usage.reasoning_tokens
+    if usage.cache_tier:
+        out["cacheTier"] = usage.cache_tier
     return out
 
 
@@ -163,6 +165,9 @@ def response_chunk(parts: list[dict[str, Any]] | None, model: str, response_id: 
 def encode_response(response: ChatResponse) -> dict[str, Any]:
     """ChatResponse -> the GenerateContentResponse a Gemini client parses."""
     if response.raw_family == "gemini" and response.raw is not None:
+        if response.usage.cache_tier:
+            return {**response.raw, "usageMetadata": {**(response.raw.get("usageMetadata") or {}),
+                                                      "cacheTier": response.usage.cache_tier}}
         return response.raw
     parts: list[dict[str, Any]] = []
     for part in response.content:

@@ -50,13 +50,16 @@ def parse_usage(raw: Any) -> Usage:
 
 
 def encode_usage(usage: Usage) -> dict[str, Any]:
-    return {
+    out: dict[str, Any] = {
         "prompt_tokens": usage.input_tokens,
         "completion_tokens": usage.output_tokens,
         "total_tokens": usage.total_tokens,
         "prompt_tokens_details": {"cached_tokens": usage.cache_read_tokens},
         "completion_tokens_details": {"reasoning_tokens": usage.reasoning_tokens},
     }
+    if usage.cache_tier:
+        out["cache_tier"] = usage.cache_tier
+    return out
 
 
 def _tool_calls(raw: Any) -> list[ToolCall]:
@@ -100,7 +103,10 @@ def parse_response(body: dict[str, Any]) -> ChatResponse:
 def encode_response(response: ChatResponse, provider: str) -> dict[str, Any]:
     """ChatResponse -> the chat.completion body an OpenAI client parses, naming the provider."""
     if response.raw_family == "openai" and response.raw is not None:
-        return {**response.raw, "provider": provider}
+        body = {**response.raw, "provider": provider}
+        if response.usage.cache_tier:
+            body["usage"] = {**(body.get("usage") or {}), "cache_tier": response.usage.cache_tier}
+        return body
     message: dict[str, Any] = {"role": "assistant", "content": response.text() or None}
     thinking = "".join(p.text for p in response.content if isinstance(p, ThinkingPart))
     if thinking:

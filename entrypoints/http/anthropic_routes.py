@@ -10,7 +10,7 @@ from adapters.wire.anthropic_response import encode_response
 from adapters.wire.anthropic_stream import StreamEncoder
 from application.chat import ChatCall, ChatService
 from entrypoints.http.errors import describe, error_body, request_id_of
-from entrypoints.http.io import json_response, read_json, served_headers, sse_response
+from entrypoints.http.io import cache_inputs, json_response, read_json, served_headers, sse_response
 from entrypoints.http.token_count import count_input_tokens
 
 
@@ -22,7 +22,7 @@ def register(router: Router) -> None:
 async def messages(request: Request, chat: ChatService) -> Response:
     body = await read_json(request, chat.max_body_bytes)
     config = chat.resolve_config(body)
-    call = ChatCall(parse_request(body), "messages", config, request_id_of(request))
+    call = ChatCall(parse_request(body), "messages", config, request_id_of(request), **cache_inputs(request))
     if call.request.stream:
         outcome = await chat.stream(call)
         return sse_response(outcome, StreamEncoder().encode, _stream_error)

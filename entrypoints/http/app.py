@@ -3,35 +3,81 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable, Sequence
 
-from blacksheep import Application
+from blacksheep import Application, Request, Response
 from blacksheep.server.routing import Router
 
+from application.billing import BillingService
 from application.chat import ChatService
 from application.health import HealthService
-from application.settings import Settings
+from application.keys import KeyService
+from application.model_selection import ModelSelectionService
+from application.settings import FAMILIES, Family, Settings
 from container import Container
-from entrypoints.http import anthropic_routes, gemini_routes, openai_routes, system_routes
-from entrypoints.http.middleware import gateway_middleware
+from domain.errors import NotFound
+from entrypoints.http import (
+    admin_routes,
+    anthropic_routes,
+    gemini_routes,
+    openai_routes,
+    routing_routes,
+    system_routes,
+    webhook_routes,
+)
+from entrypoints.http.access import access_middleware_for
+from entrypoints.http.middleware import Handler, gateway_middleware
 from entrypoints.http.services import ContainerServices
 
 log = logging.getLogger("adaptive_proxy")
+Middleware = Callable[[Request, Handler], Awaitable[Response]]
+
+# A family's routes are registered only when `endpoints.<family>.enabled` (the YAML default
+# enables all three; the library builder enables the families that have providers).
+FAMILY_ROUTES: dict[Family, Callable[[Router], None]] = {
+    "chat_completions": openai_routes.register,
+    "messages": anthropic_routes.register,
+    "gemini": gemini_routes.register,
+}
 
 
-def create_app(container: Container) -> Application:
+def served_families(settings: Settings) -> list[Family]:
+    return [f for f in FAMILIES if (endpoint := settings.endpoints.get(f)) is not None and endpoint.enabled]
+
+
+async def not_served(request: Request) -> Response:
+    """Unknown routes (and families that are not served) are a 404 in the caller's error shape."""
+    raise NotFound(f"{request.method} {request.path} is not served here")
+
+
+def create_app(container: Container, middlewares: Sequence[Middleware] = ()) -> Application:
+    """`middlewares` (`async fn(request, next_handler)`) run in order after the gateway's own, so
+    their errors still come out in each family's shape and they see only admitted requests."""
     settings: Settings = container.settings()
     services = ContainerServices({
         ChatService: container.chat_service,
         HealthService: container.health_service,
+        ModelSelectionService: container.model_selection,
         Settings: container.settings,
+        KeyService: container.metering.key_service,
+        BillingService: container.metering.billing_service,
     })
     router = Router()  # a fresh router per app: two apps sharing one raise SharedRouterError
-    openai_routes.register(router)
-    anthropic_routes.register(router)
-    gemini_routes.register(router)
+    for family in served_families(settings):
+        FAMILY_ROUTES[family](router)
     system_routes.register(router)
+    routing_routes.register(router)
+    if settings.auth.admin_token:  # no token, no admin API
+        admin_routes.register(router)
+    webhook_routes.register(router)
+    router.fallback = not_served
     app = Application(router=router, services=services)
     app.middlewares.append(gateway_middleware(settings.server.max_body_bytes))
+    access = access_middleware_for(container, settings)  # None when keys, usage and admin API are all off
+    if access is not None:
+        app.middlewares.append(access)
+    for middleware in middlewares:  # registration order, after the gateway's own
+        app.middlewares.append(middleware)
     cors = settings.server.cors
     if cors.allow_origins:
         app.use_cors(allow_origins=cors.allow_origins, allow_methods=cors.allow_methods,

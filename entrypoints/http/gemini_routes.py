@@ -20,7 +20,7 @@ from adapters.wire.gemini_stream import StreamEncoder
 from application.chat import ChatCall, ChatService, StreamOutcome
 from domain.errors import InvalidRequest, NotFound
 from entrypoints.http.errors import describe, error_body, request_id_of
-from entrypoints.http.io import json_response, read_json, served_headers, sse_response
+from entrypoints.http.io import cache_inputs, json_response, read_json, served_headers, sse_response
 from entrypoints.http.token_count import count_input_tokens
 
 _METHODS = ("generateContent", "streamGenerateContent", "countTokens")
@@ -67,7 +67,7 @@ def _body_model(body: dict[str, Any]) -> str:
 async def _generate(request: Request, chat: ChatService, body: dict[str, Any], model: str, *,
                     stream: bool) -> Response:
     call = ChatCall(parse_request(body, model, stream=stream), "gemini", chat.resolve_config(body),
-                    request_id_of(request))
+                    request_id_of(request), **cache_inputs(request))
     if not stream:
         result = await chat.complete(call)
         return json_response(encode_response(result.response), headers=served_headers(result))

@@ -9,7 +9,9 @@ import orjson
 from blacksheep import Content, Request, Response, StreamedContent
 
 from application.chat import ChatOutcome, StreamOutcome
+from application.metering import RequestMeter, current_meter, metered_events
 from domain.errors import InvalidRequest, PayloadTooLarge
+from entrypoints.http.errors import STATUS, describe
 
 JSON = b"application/json"
 
@@ -34,11 +36,27 @@ def json_response(payload: Any, status: int = 200, headers: list[tuple[bytes, by
 
 
 def served_headers(outcome: ChatOutcome | StreamOutcome) -> list[tuple[bytes, bytes]]:
-    return [
+    """The x-adaptive-* headers. Every route calls this with its outcome, which is also where the
+    request's usage ledger learns what served it (and, for a stream, starts following it)."""
+    meter = current_meter.get()
+    if meter is not None:
+        meter_outcome(meter, outcome)
+    headers = [
         (b"x-adaptive-provider", outcome.target.provider.encode()),
         (b"x-adaptive-model", outcome.target.model.encode()),
         (b"x-adaptive-selection", outcome.selection.source.encode()),
     ]
+    if outcome.cache_tier:
+        headers.append((b"x-adaptive-cache", outcome.cache_tier.encode()))
+    return headers
+
+
+def cache_inputs(request: Request) -> dict[str, Any]:
+    """What the response cache needs from the HTTP request: its Cache-Control header and the
+    principal the access gate admitted (for ChatCall's `cache_control` and `principal`)."""
+    header = request.get_first_header(b"cache-control")
+    return {"cache_control": header.decode("latin-1") if header else None,
+            "principal": getattr(request, "principal", None)}
 
 
 def sse_response(
@@ -67,3 +85,26 @@ def sse_response(
     headers = [(b"cache-control", b"no-cache"), (b"x-accel-buffering", b"no"), *served_headers(outcome),
                *(extra_headers or [])]
     return Response(200, headers, StreamedContent(b"text/event-stream", body))
+
+
+def meter_outcome(meter: RequestMeter, outcome: ChatOutcome | StreamOutcome) -> None:
+    """Report the outcome to the request's ledger; a stream's events are wrapped (once) so the
+    ledger closes with the stream's own usage when it ends, fails or the client hangs up.
+    An outcome answered from a response cache may say so in a `cache_tier` attribute (or the
+    route may send an `x-adaptive-cache` header): such a request is recorded at no cost."""
+    tier = getattr(outcome, "cache_tier", None)
+    if isinstance(tier, str) and tier:
+        meter.cache_tier = tier
+    if isinstance(outcome, StreamOutcome):
+        if not meter.streaming:
+            meter.streaming = True
+            meter.served(outcome.target.provider, outcome.target.model, outcome.selection.source)
+            outcome.events = metered_events(outcome.events, meter, _status_of)
+        return
+    meter.served(outcome.target.provider, outcome.target.model, outcome.selection.source,
+                 outcome.response.usage)
+
+
+def _status_of(exc: BaseException) -> tuple[int, str]:
+    kind, message, _, _ = describe(exc)
+    return STATUS[kind], message

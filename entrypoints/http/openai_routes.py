@@ -9,7 +9,7 @@ from adapters.wire.openai_chat import parse_request
 from adapters.wire.openai_response import StreamEncoder, encode_response
 from application.chat import ChatCall, ChatService
 from entrypoints.http.errors import describe, error_body
-from entrypoints.http.io import json_response, read_json, served_headers, sse_response
+from entrypoints.http.io import cache_inputs, json_response, read_json, served_headers, sse_response
 
 
 def register(router: Router) -> None:
@@ -20,7 +20,8 @@ def register(router: Router) -> None:
 async def chat_completions(request: Request, chat: ChatService) -> Response:
     body = await read_json(request, chat.max_body_bytes)
     config = chat.resolve_config(body)
-    call = ChatCall(parse_request(body), "chat_completions", config, getattr(request, "request_id", ""))
+    call = ChatCall(parse_request(body), "chat_completions", config, getattr(request, "request_id", ""),
+                    **cache_inputs(request))
     if call.request.stream:
         outcome = await chat.stream(call)
         encoder = StreamEncoder(outcome.target.provider, call.request.include_usage)

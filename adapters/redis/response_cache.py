@@ -1,0 +1,189 @@
+"""The prompt-response cache in Redis, shared by every gateway instance.
+
+Keys (under the configured prefix):
+  rc:e:<key>     the entry (JSON), expiring after its TTL
+  rc:lru         sorted set key -> last use (ms): the size bound evicts the least recently used
+  rc:v:<bucket>  list of the `per_bucket` most recent (key, float16 unit vector) of a semantic
+                 bucket, newest first, expiring with its newest entry
+
+A write (SET + index + trim + eviction) and a read (GET + touch) are each one Lua script, so one
+round trip and atomic. Evicted entry keys are derived inside the script from the prefix: this
+targets a standalone or replicated Redis (for Cluster, put a hash tag in the prefix).
+A semantic lookup reads one bucket list (LRANGE, at most per_bucket x dims x 2 bytes), scores it
+here, and reads the best entry: O(per_bucket x dims), independent of the number of entries.
+When Redis cannot be reached the cache answers misses and drops writes for a short pause.
+"""
+
+from __future__ import annotations
+
+import logging
+import struct
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import orjson
+import redis.asyncio as redis_asyncio
+from redis.exceptions import RedisError
+
+from domain.cache_key import CachedResponse, best_match, normalized
+from domain.chat import ChatResponse, FinishReason, Part, TextPart, ThinkingPart, ToolCall, Usage
+
+log = logging.getLogger(__name__)
+KEY_CHARS = 64  # exact keys are hex SHA-256
+
+_GET = """
+local value = redis.call('GET', KEYS[1])
+if value then redis.call('ZADD', KEYS[2], 'XX', ARGV[1], ARGV[2]) end
+return value
+"""
+
+_PUT = """
+local key, now, max_entries = ARGV[1], tonumber(ARGV[3]), tonumber(ARGV[5])
+redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[4])
+redis.call('ZADD', KEYS[2], now, key)
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now - tonumber(ARGV[6]))
+local excess = redis.call('ZCARD', KEYS[2]) - max_entries
+if excess > 0 then
+  local victims = redis.call('ZPOPMIN', KEYS[2], excess)
+  for i = 1, #victims, 2 do redis.call('DEL', ARGV[7] .. victims[i]) end
+end
+if KEYS[3] then
+  redis.call('LPUSH', KEYS[3], ARGV[8])
+  redis.call('LTRIM', KEYS[3], 0, tonumber(ARGV[9]) - 1)
+  redis.call('PEXPIRE', KEYS[3], ARGV[4])
+end
+return 1
+"""
+
+
+def _part(raw: dict[str, Any]) -> Part:
+    if raw.get("type") == "thinking":
+        return ThinkingPart(text=raw.get("text", ""), signature=raw.get("signature"), signed_by=raw.get("signed_by"))
+    return TextPart(text=raw.get("text", ""))
+
+
+def encode_entry(entry: CachedResponse) -> bytes:
+    r = entry.response
+    content: list[dict[str, Any]] = []
+    for p in r.content:
+        if isinstance(p, ThinkingPart):
+            content.append({"type": "thinking", "text": p.text, "signature": p.signature, "signed_by": p.signed_by})
+        elif isinstance(p, TextPart):
+            content.append({"type": "text", "text": p.text})
+    u = r.usage
+    return orjson.dumps({
+        "v": 1, "provider": entry.provider, "model": entry.model, "stored_at": entry.stored_at,
+        "extra": entry.extra, "id": r.id, "response_model": r.model, "created": r.created,
+        "finish_reason": r.finish_reason, "content": content,
+        "tool_calls": [[c.id, c.name, c.arguments] for c in r.tool_calls],
+        "usage": [u.input_tokens, u.output_tokens, u.cache_read_tokens, u.cache_write_tokens, u.reasoning_tokens],
+    })
+
+
+def decode_entry(data: bytes) -> CachedResponse | None:
+    try:
+        raw = orjson.loads(data)
+        finish: FinishReason = raw["finish_reason"]
+        response = ChatResponse(
+            id=raw["id"], model=raw["response_model"], content=[_part(p) for p in raw["content"]],
+            tool_calls=[ToolCall(id=c[0], name=c[1], arguments=c[2]) for c in raw["tool_calls"]],
+            finish_reason=finish, usage=Usage(*raw["usage"]), created=raw["created"])
+        return CachedResponse(response=response, provider=raw["provider"], model=raw["model"],
+                              stored_at=raw["stored_at"], extra=raw.get("extra") or {})
+    except (orjson.JSONDecodeError, KeyError, TypeError, IndexError) as exc:
+        log.warning("dropping an unreadable response-cache entry: %s", exc)
+        return None
+
+
+def pack_vector(key: str, vector: Sequence[float]) -> bytes:
+    unit = normalized(vector)
+    return key.encode() + struct.pack(f"<{len(unit)}e", *unit)
+
+
+def unpack_vector(item: bytes) -> tuple[str, tuple[float, ...]]:
+    body = item[KEY_CHARS:]
+    return item[:KEY_CHARS].decode(), struct.unpack(f"<{len(body) // 2}e", body)
+
+
+class RedisResponseCache:
+    def __init__(self, client: redis_asyncio.Redis, prefix: str = "adaptive-proxy:", *, max_entries: int = 10_000,
+                 max_ttl_s: float = 3600, per_bucket: int = 32, retry_after_s: float = 5.0) -> None:
+        self._redis = client
+        self._entry_prefix = f"{prefix}rc:e:"
+        self._lru = f"{prefix}rc:lru"
+        self._bucket_prefix = f"{prefix}rc:v:"
+        self._max = max_entries
+        self._max_ttl_ms = int(max_ttl_s * 1000)
+        self._per_bucket = per_bucket
+        self._get = client.register_script(_GET)
+        self._put = client.register_script(_PUT)
+        self._retry_after_s = retry_after_s
+        self._down_until = 0.0
+        self._last_error = ""
+
+    def _usable(self) -> bool:
+        return time.monotonic() >= self._down_until
+
+    def _degrade(self, exc: RedisError) -> None:
+        if self._usable():
+            log.warning("redis unreachable for the response cache, serving misses: %s", type(exc).__name__)
+        self._down_until = time.monotonic() + self._retry_after_s
+        self._last_error = type(exc).__name__
+
+    async def get(self, key: str) -> CachedResponse | None:
+        if not self._usable():
+            return None
+        try:
+            data = await self._get(keys=[self._entry_prefix + key, self._lru], args=[_now_ms(), key])
+        except RedisError as exc:
+            self._degrade(exc)
+            return None
+        return decode_entry(data) if data else None
+
+    async def put(self, key: str, entry: CachedResponse, ttl_s: float, *, bucket: str | None = None,
+                  vector: Sequence[float] | None = None) -> None:
+        if not self._usable() or len(key) != KEY_CHARS:
+            return
+        keys = [self._entry_prefix + key, self._lru]
+        args: list[Any] = [key, encode_entry(entry), _now_ms(), max(1, int(ttl_s * 1000)), self._max,
+                           max(self._max_ttl_ms, int(ttl_s * 1000)), self._entry_prefix]
+        if bucket is not None and vector is not None:
+            keys.append(self._bucket_prefix + bucket)
+            args += [pack_vector(key, vector), self._per_bucket]
+        try:
+            await self._put(keys=keys, args=args)
+        except RedisError as exc:
+            self._degrade(exc)
+
+    async def nearest(self, bucket: str, vector: Sequence[float],
+                      threshold: float) -> tuple[CachedResponse, float] | None:
+        if not self._usable():
+            return None
+        try:
+            items = await self._redis.lrange(self._bucket_prefix + bucket, 0, self._per_bucket - 1)
+        except RedisError as exc:
+            self._degrade(exc)
+            return None
+        candidates = [unpack_vector(item) for item in items if isinstance(item, bytes) and len(item) > KEY_CHARS]
+        for similarity, key in best_match(normalized(vector), candidates, threshold):
+            entry = await self.get(key)
+            if entry is not None:
+                return entry, similarity
+        return None
+
+    async def size(self) -> int:
+        try:
+            return int(await self._redis.zcard(self._lru))
+        except RedisError as exc:
+            self._degrade(exc)
+            return 0
+
+    def status(self) -> dict[str, object]:
+        if self._usable():
+            return {"store": "redis"}
+        return {"store": "redis (degraded: misses)", "reason": f"redis unreachable: {self._last_error}"}
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)

@@ -1,0 +1,218 @@
+"""Issuing, verifying, updating and revoking API keys."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from domain.credits import money
+from domain.errors import AuthenticationFailed, InvalidRequest, NotFound
+from domain.keys import (
+    BUDGET_PERIODS,
+    ApiKey,
+    BudgetPeriod,
+    KeyState,
+    display_prefix,
+    generate_key,
+    hash_key,
+    well_formed,
+)
+from domain.ports import ApiKeyStore
+
+Now = Callable[[], datetime]
+MUTABLE_FIELDS = ("name", "organization_id", "metadata", "rate_limit_rpm", "budget_limit", "budget_period",
+                  "expires_at", "is_active")
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(slots=True)
+class IssuedKey:
+    """A new key: the stored record and the plaintext, which is shown this once."""
+
+    key: ApiKey
+    plaintext: str
+
+
+class KeyCache:
+    """Verified keys by hash for `ttl_s` seconds (0 disables it). Shared by every request."""
+
+    def __init__(self, ttl_s: float = 0.0, max_entries: int = 10_000) -> None:
+        self.ttl_s = ttl_s
+        self._max = max_entries
+        self._entries: dict[str, tuple[float, ApiKey]] = {}
+
+    def get(self, key_hash: str) -> ApiKey | None:
+        if not self.ttl_s:
+            return None
+        entry = self._entries.get(key_hash)
+        if entry is None or entry[0] < time.monotonic():
+            return None
+        return entry[1]
+
+    def put(self, key: ApiKey) -> None:
+        if not self.ttl_s:
+            return
+        if len(self._entries) >= self._max:
+            self._entries.clear()
+        self._entries[key.key_hash] = (time.monotonic() + self.ttl_s, key)
+
+    def forget(self, key_hash: str) -> None:
+        self._entries.pop(key_hash, None)
+
+
+def validate_changes(changes: Mapping[str, Any]) -> dict[str, Any]:
+    """Normalise admin-supplied key fields; unknown or malformed ones are 400s."""
+    clean: dict[str, Any] = {}
+    for name, value in changes.items():
+        if name not in MUTABLE_FIELDS:
+            raise InvalidRequest(f"unknown or read-only field {name!r}", param=name)
+        if name == "name":
+            if not isinstance(value, str) or not value.strip() or len(value) > 255:
+                raise InvalidRequest("name must be a non-empty string of at most 255 characters", param=name)
+            value = value.strip()
+        elif name == "organization_id":
+            if value is not None and (not isinstance(value, str) or not value or len(value) > 255):
+                raise InvalidRequest("organization_id must be a non-empty string or null", param=name)
+        elif name == "metadata":
+            if value is None:
+                value = {}
+            if not isinstance(value, dict):
+                raise InvalidRequest("metadata must be a JSON object", param=name)
+        elif name == "rate_limit_rpm":
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value <= 0):
+                raise InvalidRequest("rate_limit_rpm must be a positive integer or null", param=name)
+        elif name == "budget_limit":
+            value = _amount(value, name)
+        elif name == "budget_period":
+            if value is not None and value not in BUDGET_PERIODS:
+                raise InvalidRequest(f"budget_period must be one of {', '.join(BUDGET_PERIODS)} or null",
+                                     param=name)
+        elif name == "expires_at":
+            value = _datetime(value, name)
+        elif name == "is_active" and not isinstance(value, bool):
+            raise InvalidRequest("is_active must be true or false", param=name)
+        clean[name] = value
+    return clean
+
+
+def _amount(value: Any, name: str) -> Decimal | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise InvalidRequest(f"{name} must be a number", param=name)
+    try:
+        amount = money(value)
+    except ValueError:
+        raise InvalidRequest(f"{name} must be a number", param=name) from None
+    if amount < 0:
+        raise InvalidRequest(f"{name} must not be negative", param=name)
+    return amount
+
+
+def _datetime(value: Any, name: str) -> datetime | None:
+    if value is None or isinstance(value, datetime):
+        parsed = value
+    elif isinstance(value, str):
+        try:
+            parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            raise InvalidRequest(f"{name} must be an ISO 8601 date-time", param=name) from None
+    elif isinstance(value, int | float) and not isinstance(value, bool):
+        parsed = datetime.fromtimestamp(value, UTC)
+    else:
+        raise InvalidRequest(f"{name} must be an ISO 8601 date-time", param=name)
+    if parsed is not None and parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed
+
+
+class KeyService:
+    """The API-key use cases. Cheap to build; the cache is shared."""
+
+    def __init__(self, store: ApiKeyStore, cache: KeyCache | None = None, now: Now = utc_now) -> None:
+        self._store = store
+        self._cache = cache or KeyCache()
+        self._now = now
+
+    async def issue(self, name: str, *, organization_id: str | None = None, rate_limit_rpm: int | None = None,
+                    budget_limit: Any = None, budget_period: BudgetPeriod | None = None,
+                    expires_at: Any = None, metadata: dict[str, Any] | None = None) -> IssuedKey:
+        """Create a key; the plaintext is returned once and only its hash is stored."""
+        fields = validate_changes({
+            "name": name, "organization_id": organization_id, "rate_limit_rpm": rate_limit_rpm,
+            "budget_limit": budget_limit, "budget_period": budget_period, "expires_at": expires_at,
+            "metadata": metadata or {}})
+        plaintext = generate_key()
+        now = self._now()
+        key = ApiKey(id=0, key_hash=hash_key(plaintext), key_prefix=display_prefix(plaintext),
+                     created_at=now, updated_at=now, **fields)
+        return IssuedKey(key=await self._store.create(key), plaintext=plaintext)
+
+    async def lookup(self, plaintext: str) -> tuple[ApiKey | None, KeyState | None]:
+        """(key, state) for a presented key; (None, None) when it is malformed or unknown."""
+        if not well_formed(plaintext):
+            return None, None
+        digest = hash_key(plaintext)
+        key = self._cache.get(digest)
+        if key is None:
+            key = await self._store.find_by_hash(digest)
+            if key is None:
+                return None, None
+            self._cache.put(key)
+        return key, key.state(self._now())
+
+    async def verify(self, plaintext: str | None) -> ApiKey:
+        """The usable key for this plaintext, or AuthenticationFailed saying why not."""
+        if not plaintext:
+            raise AuthenticationFailed("missing API key: send it as 'Authorization: Bearer <key>'",
+                                       code="missing_api_key")
+        key, state = await self.lookup(plaintext)
+        if key is None:
+            raise AuthenticationFailed("invalid API key", code="invalid_api_key")
+        if state != "active":
+            raise AuthenticationFailed(f"API key is {state}", code=f"api_key_{state}")
+        return key
+
+    async def get(self, key_id: int) -> ApiKey:
+        key = await self._store.get(key_id)
+        if key is None:
+            raise NotFound(f"no API key with id {key_id}")
+        return key
+
+    async def list(self, organization_id: str | None = None, include_inactive: bool = True,
+                   limit: int = 100, offset: int = 0) -> list[ApiKey]:
+        return await self._store.list(organization_id, include_inactive, limit, offset)
+
+    async def update(self, key_id: int, changes: Mapping[str, Any]) -> ApiKey:
+        clean = validate_changes(changes)
+        clean["updated_at"] = self._now()
+        key = await self._store.update(key_id, clean)
+        if key is None:
+            raise NotFound(f"no API key with id {key_id}")
+        self._cache.forget(key.key_hash)
+        return key
+
+    async def revoke(self, key_id: int) -> ApiKey:
+        """Revoke for good (unlike is_active=false, which can be undone)."""
+        current = await self.get(key_id)
+        if current.revoked_at is not None:
+            return current
+        now = self._now()
+        key = await self._store.update(key_id, {"revoked_at": now, "is_active": False, "updated_at": now})
+        if key is None:
+            raise NotFound(f"no API key with id {key_id}")
+        self._cache.forget(key.key_hash)
+        return key
+
+    async def delete(self, key_id: int) -> None:
+        key = await self.get(key_id)
+        if not await self._store.delete(key_id):
+            raise NotFound(f"no API key with id {key_id}")
+        self._cache.forget(key.key_hash)

@@ -1,0 +1,85 @@
+"""`POST /v1/select-model`: ask the router which model it would use, without calling any model."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from domain.catalog import ModelInfo
+from domain.errors import InvalidRequest
+from domain.routing import Router, RoutingDecision, RoutingInput, estimated_tokens
+
+_NUMBER_FIELDS = ("input_per_mtok", "output_per_mtok", "cache_read_per_mtok", "cache_write_per_mtok", "quality")
+
+
+@dataclass(frozen=True, slots=True)
+class ModelQuery:
+    models: list[ModelInfo]
+    prompt: str
+    cost_bias: float
+    needs_tools: bool
+
+
+def _model(item: Any, index: int) -> ModelInfo:
+    param = f"models[{index}]"
+    if not isinstance(item, dict):
+        raise InvalidRequest("each model must be an object with provider and model", param=param)
+    provider, model = item.get("provider"), item.get("model")
+    if not isinstance(provider, str) or not provider or not isinstance(model, str) or not model:
+        raise InvalidRequest("provider and model are required strings", param=param)
+    fields: dict[str, Any] = {}
+    for name in _NUMBER_FIELDS:
+        value = item.get(name)
+        if value is not None:
+            if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+                raise InvalidRequest(f"{name} must be a non-negative number", param=f"{param}.{name}")
+            fields[name] = float(value)
+    if "quality" in fields and fields["quality"] > 1:
+        raise InvalidRequest("quality must be between 0 and 1", param=f"{param}.quality")
+    window = item.get("context_window")
+    if window is not None:
+        if isinstance(window, bool) or not isinstance(window, int) or window <= 0:
+            raise InvalidRequest("context_window must be a positive integer", param=f"{param}.context_window")
+        fields["context_window"] = window
+    for flag in ("supports_tools", "supports_vision"):
+        if flag in item:
+            if not isinstance(item[flag], bool):
+                raise InvalidRequest(f"{flag} must be true or false", param=f"{param}.{flag}")
+            fields[flag] = item[flag]
+    return ModelInfo(provider=provider, model=model, **fields)
+
+
+def parse_query(body: dict[str, Any], default_cost_bias: float) -> ModelQuery:
+    models = body.get("models")
+    if not isinstance(models, list) or not models:
+        raise InvalidRequest("models must be a non-empty array", param="models")
+    prompt = body.get("prompt")
+    if not isinstance(prompt, str) or not prompt.strip():
+        raise InvalidRequest("prompt must be a non-empty string", param="prompt")
+    bias = body.get("cost_bias", default_cost_bias)
+    if isinstance(bias, bool) or not isinstance(bias, int | float) or not 0 <= bias <= 1:
+        raise InvalidRequest("cost_bias must be a number between 0 and 1", param="cost_bias")
+    tools = body.get("tools")
+    return ModelQuery(models=[_model(m, i) for i, m in enumerate(models)], prompt=prompt, cost_bias=float(bias),
+                      needs_tools=bool(tools))
+
+
+class ModelSelectionService:
+    def __init__(self, router: Router, default_cost_bias: float) -> None:
+        self._router = router
+        self.default_cost_bias = default_cost_bias
+
+    def select(self, query: ModelQuery) -> RoutingDecision:
+        """The router's choice for the query (raises NoCapableModel, a 400, when none fits)."""
+        inp = RoutingInput(prompt=query.prompt, needs_tools=query.needs_tools,
+                           estimated_tokens=estimated_tokens(query.prompt))
+        return self._router.choose(query.models, inp, query.cost_bias)
+
+
+def decision_body(decision: RoutingDecision) -> dict[str, Any]:
+    return {
+        "provider": decision.model.provider,
+        "model": decision.model.model,
+        "alternatives": [{"provider": m.provider, "model": m.model} for m in decision.alternatives],
+        "difficulty": round(decision.difficulty, 4),
+    }

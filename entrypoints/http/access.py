@@ -1,0 +1,134 @@
+"""The metering middleware: admin guard, the access gate and the usage ledger on the request path.
+
+Installed inside `gateway_middleware` (which turns the errors raised here into the caller's
+error shape) and only when something needs it: with usage recording, API keys and the admin
+API all off, the request path does not pass through here at all.
+
+- `/admin/*`: `Authorization: Bearer <auth.admin_token>`, compared in constant time.
+- `/v1*` (every API family): a `RequestMeter` opens as the request enters and closes exactly
+  once — here when the handler returns or raises, or at the end of a stream (see
+  `io.meter_outcome`). With `auth.api_keys` on, the `AccessGate` admits the request first.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import orjson
+from blacksheep import Request, Response
+
+from application.access import AccessGate
+from application.metering import Metering, RequestMeter, current_meter
+from application.settings import Settings
+from container import Container
+from domain.errors import AuthenticationFailed
+from entrypoints.http.errors import STATUS, describe
+
+log = logging.getLogger(__name__)
+Handler = Callable[[Request], Awaitable[Response]]
+Middleware = Callable[[Request, Handler], Awaitable[Response]]
+METERED_PREFIXES = ("/v1/", "/v1beta/", "/v1alpha/")
+METERED_PATHS = frozenset({"/v1", "/v1beta", "/v1alpha"})
+METADATA_HEADER = b"x-adaptive-metadata"
+MAX_METADATA_BYTES = 4096
+
+
+def is_metered(path: str) -> bool:
+    return path.startswith(METERED_PREFIXES) or path in METERED_PATHS
+
+
+def presented_key(request: Request) -> str | None:
+    """The API key from any header the OpenAI, Anthropic and Gemini SDKs send, or `?key=`."""
+    auth = request.get_first_header(b"authorization")
+    if auth:
+        scheme, _, value = auth.decode("latin-1").strip().partition(" ")
+        if scheme.lower() == "bearer" and value.strip():
+            return value.strip()
+    for header in (b"x-api-key", b"x-goog-api-key"):
+        value_bytes = request.get_first_header(header)
+        if value_bytes and value_bytes.strip():
+            return value_bytes.decode("latin-1").strip()
+    keys = request.query.get("key")
+    return keys[0] if keys else None
+
+
+def request_metadata(request: Request) -> dict[str, Any] | None:
+    """Free-form usage metadata (project, user, cluster...) from the `x-adaptive-metadata` JSON header."""
+    raw = request.get_first_header(METADATA_HEADER)
+    if not raw or len(raw) > MAX_METADATA_BYTES:
+        return None
+    try:
+        value = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def admin_authorized(request: Request, token: str) -> bool:
+    if not token:
+        return False
+    auth = request.get_first_header(b"authorization") or b""
+    scheme, _, value = auth.partition(b" ")
+    return scheme.lower() == b"bearer" and hmac.compare_digest(value.strip(), token.encode())
+
+
+def _error_status(exc: BaseException) -> tuple[int, str]:
+    kind, message, _, _ = describe(exc)
+    return STATUS[kind], message
+
+
+def access_middleware(metering: Metering | None, gate: Callable[[], AccessGate] | None,
+                      admin_token: str) -> Middleware:
+    async def middleware(request: Request, handler: Handler) -> Response:
+        path = request.path
+        if path.startswith("/admin"):
+            if not admin_authorized(request, admin_token):
+                raise AuthenticationFailed("admin API: missing or wrong admin token" if admin_token
+                                           else "admin API is disabled: set auth.admin_token")
+            return await handler(request)
+        if not is_metered(path):
+            return await handler(request)
+        meter = None
+        if metering is not None:
+            meter = metering.start(path, getattr(request, "request_id", ""), request_metadata(request))
+        token = current_meter.set(meter)
+        try:
+            if gate is not None:
+                principal = await gate().admit(presented_key(request), meter.identify if meter else None)
+                request.principal = principal  # type: ignore[attr-defined]
+            response = await handler(request)
+        except asyncio.CancelledError:
+            if meter is not None:
+                meter.finish(499, "client disconnected", cancelled=True)
+            raise
+        except Exception as exc:
+            if meter is not None:
+                meter.finish(*_error_status(exc))
+            raise
+        finally:
+            current_meter.reset(token)
+        if meter is not None:
+            _close(meter, response)
+        return response
+
+    return middleware
+
+
+def _close(meter: RequestMeter, response: Response) -> None:
+    tier = response.get_first_header(b"x-adaptive-cache")
+    if tier:
+        meter.cache_tier = tier.decode("latin-1")
+    if not meter.streaming:  # a stream closes its meter itself, when it ends
+        meter.finish(response.status)
+
+
+def access_middleware_for(container: Container, settings: Settings) -> Middleware | None:
+    metering = container.metering.metering() if settings.usage.enabled else None
+    gate = container.metering.access_gate if settings.auth.api_keys else None
+    if metering is None and gate is None and not settings.auth.admin_token:
+        return None
+    return access_middleware(metering, gate, settings.auth.admin_token)

@@ -1,0 +1,138 @@
+"""The batched usage writer: O(1) submit, batches, retries, spill file, drain, replay, rejects."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from sqlalchemy.exc import IntegrityError, OperationalError
+
+from adapters.memory.usage import InMemoryUsageStore
+from adapters.sql.usage_writer import BatchedUsageWriter, record_from_json, record_to_json
+from domain.usage import UsageRecord
+
+
+def record(i: int, **fields: object) -> UsageRecord:
+    return UsageRecord(id=f"r{i:05d}", request_id=f"q{i}", cost=Decimal("0.001"),
+                       created_at=datetime(2025, 1, 1, tzinfo=UTC), **fields)  # type: ignore[arg-type]
+
+
+class FlakySink(InMemoryUsageStore):
+    def __init__(self) -> None:
+        super().__init__()
+        self.down = False
+        self.batches: list[int] = []
+        self.poison: set[str] = set()
+
+    async def write(self, records: Sequence[UsageRecord]) -> None:
+        if self.down:
+            raise OperationalError("INSERT", {}, ConnectionRefusedError("db down"))
+        if any(r.id in self.poison for r in records):
+            raise IntegrityError("INSERT", {}, ValueError("bad row"))
+        self.batches.append(len(records))
+        await super().write(records)
+
+
+def writer(sink: FlakySink, tmp_path: Path, **options: object) -> BatchedUsageWriter:
+    return BatchedUsageWriter(sink, tmp_path / "spill.jsonl", flush_interval_s=0.01, **options)  # type: ignore[arg-type]
+
+
+def test_records_survive_the_spill_format() -> None:
+    original = record(1, metadata={"user": "u"}, budget_period_start=datetime(2025, 1, 1, tzinfo=UTC),
+                      charge_credits=True, organization_id="o", api_key_id=3)
+    assert record_from_json(record_to_json(original)) == original
+
+
+async def test_submit_is_synchronous_and_batches_are_bounded(tmp_path: Path) -> None:
+    sink = FlakySink()
+    w = writer(sink, tmp_path, batch_size=10)
+    for i in range(25):
+        w.submit(record(i))
+    assert len(sink) == 0  # nothing written on the request path
+    assert await w.flush()
+    assert sink.batches == [10, 10, 5] and len(sink) == 25
+
+
+async def test_the_background_task_flushes_and_reports_written_records(tmp_path: Path) -> None:
+    sink, written = FlakySink(), []
+    w = BatchedUsageWriter(sink, tmp_path / "s.jsonl", flush_interval_s=0.01, on_written=written.extend)
+    await w.start()
+    w.submit(record(1))
+    for _ in range(100):
+        if len(sink):
+            break
+        await asyncio.sleep(0.01)
+    await w.drain()
+    assert len(sink) == 1 and [r.id for r in written] == ["r00001"]
+
+
+async def test_an_outage_buffers_then_spills_and_nothing_is_lost_or_doubled(tmp_path: Path) -> None:
+    sink = FlakySink()
+    w = writer(sink, tmp_path, queue_size=5, batch_size=4)
+    sink.down = True
+    for i in range(12):
+        w.submit(record(i))
+    assert not await w.flush()
+    assert w.stats()["queued"] == 5 and w.spilled == 7 and (tmp_path / "spill.jsonl").exists()
+    sink.down = False
+    assert await w.flush()
+    assert len(sink) == 12 and not (tmp_path / "spill.jsonl").exists()
+    assert not list(tmp_path.glob("spill.jsonl.replay-*"))
+
+
+async def test_drain_spills_what_the_store_cannot_take_and_the_next_run_replays_it(tmp_path: Path) -> None:
+    sink = FlakySink()
+    sink.down = True
+    first = writer(sink, tmp_path)
+    for i in range(3):
+        first.submit(record(i))
+    await first.drain(timeout_s=0.5)
+    first.submit(record(3))  # finished during shutdown: straight to the file
+    assert len(sink) == 0
+    sink.down = False
+    second = writer(sink, tmp_path)
+    assert await second.flush()
+    assert sorted(r.id for r in await _all(sink)) == ["r00000", "r00001", "r00002", "r00003"]
+
+
+async def test_a_replayed_file_writes_nothing_twice(tmp_path: Path) -> None:
+    sink = FlakySink()
+    w = writer(sink, tmp_path)
+    w.submit(record(1))
+    assert await w.flush()
+    (tmp_path / "spill.jsonl").write_bytes(record_to_json(record(1)) + b"\n" + record_to_json(record(2)) + b"\n")
+    assert await w.flush()
+    assert len(sink) == 2
+
+
+async def test_a_record_the_store_refuses_goes_to_the_rejected_file_and_the_rest_is_written(tmp_path: Path) -> None:
+    sink = FlakySink()
+    sink.poison = {"r00002"}
+    w = writer(sink, tmp_path)
+    for i in range(5):
+        w.submit(record(i))
+    assert await w.flush()
+    assert len(sink) == 4 and w.rejected == 1
+    rejected = (tmp_path / "spill.jsonl.rejected").read_bytes().splitlines()
+    assert [record_from_json(line).id for line in rejected] == ["r00002"]
+
+
+async def _all(sink: InMemoryUsageStore) -> list[UsageRecord]:
+    return [r for r in [await sink.get(f"r{i:05d}") for i in range(10)] if r is not None]
+
+
+@pytest.mark.parametrize("count", [10_000])
+def test_submit_is_cheap(tmp_path: Path, count: int) -> None:
+    import time
+
+    w = writer(FlakySink(), tmp_path, queue_size=count)
+    records = [record(i) for i in range(count)]
+    start = time.perf_counter()
+    for r in records:
+        w.submit(r)
+    per_call = (time.perf_counter() - start) / count
+    assert per_call < 20e-6, per_call

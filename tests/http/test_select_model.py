@@ -1,0 +1,73 @@
+"""POST /v1/select-model with a small known estimator in place of the shipped one."""
+
+from __future__ import annotations
+
+import httpx2
+import pytest
+from blacksheep.contents import JSONContent
+from blacksheep.testing import TestClient
+from dependency_injector import providers
+
+from adapters.config import settings_from_dict
+from container import build_container
+from domain.difficulty import DifficultyEstimator
+from entrypoints.http.app import create_app
+
+# One family, one feature-free expert: every prompt has difficulty sigmoid(0) = 0.5, reference 0.5.
+FLAT = DifficultyEstimator.from_params({"families": ["all"], "experts": [{"bias": 0.0, "weights": {}}],
+                                        "reference": 0.5})
+MODELS = [
+    {"provider": "cheap", "model": "small", "input_per_mtok": 0.1, "output_per_mtok": 0.4, "quality": 0.5,
+     "supports_tools": False},
+    {"provider": "dear", "model": "large", "input_per_mtok": 5, "output_per_mtok": 15, "quality": 0.9},
+]
+
+
+@pytest.fixture
+async def client():
+    container = build_container(settings_from_dict({}))
+    container.estimator.override(providers.Object(FLAT))
+    container.http_client.override(providers.Object(httpx2.AsyncClient(transport=httpx2.MockTransport(
+        lambda r: httpx2.Response(500)))))
+    app = create_app(container)
+    await app.start()
+    yield TestClient(app)
+    await app.stop()
+
+
+@pytest.mark.parametrize(("bias", "expected"), [(0, "small"), (1, "large")])
+async def test_cost_bias_extremes(client, bias, expected) -> None:
+    response = await client.post("/v1/select-model", content=JSONContent(
+        {"models": MODELS, "prompt": "What is 2+2?", "cost_bias": bias}))
+    body = await response.json()
+    assert response.status == 200
+    assert body["model"] == expected
+    assert [a["model"] for a in body["alternatives"]] == [m["model"] for m in MODELS if m["model"] != expected]
+    assert body["difficulty"] == 0.5
+
+
+async def test_tools_only_go_to_tool_models(client) -> None:
+    response = await client.post("/v1/select-model", content=JSONContent(
+        {"models": MODELS, "prompt": "call a tool", "cost_bias": 0,
+         "tools": [{"type": "function", "function": {"name": "f"}}]}))
+    assert (await response.json())["model"] == "large"
+
+
+@pytest.mark.parametrize(("body", "param"), [
+    ({"models": [], "prompt": "x"}, "models"),
+    ({"models": MODELS, "prompt": ""}, "prompt"),
+    ({"models": MODELS, "prompt": "x", "cost_bias": 3}, "cost_bias"),
+    ({"models": [{"provider": "p"}], "prompt": "x"}, "models[0]"),
+    ({"models": [{"provider": "p", "model": "m", "quality": 7}], "prompt": "x"}, "models[0].quality"),
+])
+async def test_bad_queries_are_400(client, body, param) -> None:
+    response = await client.post("/v1/select-model", content=JSONContent(body))
+    assert response.status == 400
+    assert (await response.json())["error"]["param"] == param
+
+
+async def test_no_capable_model_is_400(client) -> None:
+    response = await client.post("/v1/select-model", content=JSONContent(
+        {"models": MODELS[:1], "prompt": "x", "tools": [{"type": "function", "function": {"name": "f"}}]}))
+    assert response.status == 400
+    assert "tool" in (await response.json())["error"]["message"]
