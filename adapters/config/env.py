@@ -42,7 +42,7 @@ def load_environment(env_files: Sequence[str | Path] | None = None,
     explicitly must exist.
     """
     explicit = env_files is not None
-    files = [Path(f) for f in (env_files if explicit else DEFAULT_ENV_FILES)]
+    files = [Path(f) for f in (env_files if env_files is not None else DEFAULT_ENV_FILES)]
     merged: dict[str, str] = {}
     for path in files:
         if not path.is_file():

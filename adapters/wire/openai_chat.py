@@ -8,6 +8,7 @@ must stay cheap, and its messages name the offending field the way the OpenAI AP
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from typing import Any
 
 from domain.chat import (
@@ -211,7 +212,7 @@ def parse_request(body: dict[str, Any]) -> ChatRequest:
         response_format=_response_format(body.get("response_format")),
         reasoning_effort=effort if effort in _EFFORTS else None,
         user=body.get("user") if isinstance(body.get("user"), str) else None,
-        metadata=body.get("metadata") if isinstance(body.get("metadata"), dict) else {},
+        metadata=metadata if isinstance(metadata := body.get("metadata"), dict) else {},
         raw=body,
         raw_family="openai",
     )
@@ -220,7 +221,7 @@ def parse_request(body: dict[str, Any]) -> ChatRequest:
 # --- outbound ------------------------------------------------------------------------------
 
 
-def _wire_parts(parts: list[Part]) -> str | list[dict[str, Any]]:
+def _wire_parts(parts: Sequence[Part]) -> str | list[dict[str, Any]]:
     if all(isinstance(p, TextPart) for p in parts):
         return "".join(p.text for p in parts if isinstance(p, TextPart))
     out: list[dict[str, Any]] = []

@@ -8,27 +8,30 @@ BlackSheep handlers: BlackSheep binds those parameters itself.)
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar, cast
+
+T = TypeVar("T")
 
 
 class ContainerServices:
-    def __init__(self, providers: dict[type, Callable[[], Any]] | None = None) -> None:
-        self._providers: dict[type, Callable[[], Any]] = dict(providers or {})
+    def __init__(self, providers: Mapping[Any, Callable[[], Any]] | None = None) -> None:
+        self._providers: dict[type[Any] | str, Callable[[], Any]] = dict(providers or {})
 
     def __contains__(self, key: object) -> bool:
         return key in self._providers
 
-    def register(self, obj_type: type, *args: Any, instance: Any = None, **kwargs: Any) -> None:
+    def register(self, obj_type: type[Any] | str, *args: Any, **kwargs: Any) -> None:
         # BlackSheep >= 2.6.1 registers its own objects as register(type, instance=obj).
+        instance = kwargs.get("instance")
         value = instance if instance is not None else (args[0] if args else obj_type)
         if isinstance(value, type):
             self._providers[obj_type] = value
         else:
             self._providers[obj_type] = lambda: value
 
-    def resolve(self, obj_type: type, *args: Any) -> Any:
-        return self._providers[obj_type]()
+    def resolve(self, obj_type: type[T] | str, *args: Any, **kwargs: Any) -> T:
+        return cast(T, self._providers[obj_type]())
 
     def build_provider(self) -> ContainerServices:
         return self
