@@ -33,6 +33,7 @@ class _Connection(asyncio.Protocol):
 
     def _reset(self) -> None:
         self.status = 0
+        self.keep_alive = False
         self.headers: list[tuple[bytes, bytes]] = []
         self.head_done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self.chunks: deque[bytes] = deque()
@@ -61,6 +62,8 @@ class _Connection(asyncio.Protocol):
 
     def on_headers_complete(self) -> None:
         self.status = self.parser.get_status_code()
+        # Only meaningful inside a parser callback: after the message it reads as False.
+        self.keep_alive = self.parser.should_keep_alive()
         if not self.head_done.done():
             self.head_done.set_result(None)
 
@@ -99,7 +102,7 @@ class _Connection(asyncio.Protocol):
         return self.chunks.popleft()
 
     def reusable(self) -> bool:
-        return self.complete and not self.closed and self.error is None and self.parser.should_keep_alive()
+        return self.complete and not self.closed and self.error is None and self.keep_alive
 
     def close(self) -> None:
         self.closed = True

@@ -81,3 +81,22 @@ async def test_pool_bound_reuse_and_idle_close(client: openai.AsyncOpenAI) -> No
     assert answers == [f"Fake reply to: n{i}" for i in range(60)]
     await asyncio.sleep(1.3)  # the server's keep-alive timeout closes every idle connection
     assert await one(99) == "Fake reply to: n99"
+
+
+async def test_sequential_requests_reuse_one_connection(upstream: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    transport = FastTransport()
+    connects = 0
+    real = transport._connect
+
+    async def counting(*args: object, **kwargs: object):
+        nonlocal connects
+        connects += 1
+        return await real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(transport, "_connect", counting)
+    async with httpx2.AsyncClient(transport=transport) as http:
+        for i in range(20):
+            response = await http.post(f"{upstream}/chat/completions",
+                                       json={"model": "m", "messages": _user(f"r{i}")})
+            assert response.json()["choices"][0]["message"]["content"] == f"Fake reply to: r{i}"
+    assert connects == 1
