@@ -197,9 +197,13 @@ class RateLimitSettings(Strict):
 
 
 class UsageSettings(Strict):
-    """Usage records: one per /v1 and /v1beta request, written in batches off the request path."""
+    """Usage records: one per /v1 and /v1beta request, written in batches off the request path.
 
-    enabled: bool = True
+    `enabled` unset: on when the service is metered (API keys, credits) or a database is
+    configured; off for a plain proxy on embedded defaults.
+    """
+
+    enabled: bool | None = None
     queue_size: int = Field(10_000, gt=0)  # records held in memory before spilling to the file
     batch_size: int = Field(500, gt=0)
     flush_interval_ms: int = Field(200, gt=0)
@@ -256,6 +260,13 @@ class Settings(Strict):
         if self.credits.enabled and not self.auth.api_keys:
             raise ValueError("credits.enabled needs auth.api_keys: credits are charged to a key's organization")
         return self
+
+    @property
+    def usage_recording(self) -> bool:
+        """Whether every request produces a usage record (see UsageSettings.enabled)."""
+        if self.usage.enabled is not None:
+            return self.usage.enabled
+        return self.auth.api_keys or self.credits.enabled or bool(self.database.url)
 
     def active_providers(self) -> dict[str, ProviderSettings]:
         return {name: p for name, p in self.providers.items() if p.active}

@@ -1,5 +1,9 @@
-"""What metering costs on the request path: saturation throughput of one gateway worker in front
-of the zero-latency fake upstream, under increasing metering configurations.
+"""What metering costs on the request path, under increasing metering configurations.
+
+Default (`inprocess`): the ASGI app is called directly, the upstream answered by
+httpx2.MockTransport, and the process CPU time per request is measured (usage writes included:
+the writer is flushed inside the measured span). No sockets, so the numbers hold on a busy host.
+`--http`: saturation throughput of one uvicorn worker in front of the fake upstream.
 
   plain      usage recording, keys and admin API off: the metering middleware is not installed
   usage      the default: one usage record per request, batched into the embedded SQLite file
@@ -7,7 +11,8 @@ of the zero-latency fake upstream, under increasing metering configurations.
   credits    + credit pre-flight (a balance read per request) and post-flight deduction
   redis      + the rate limit in Redis (if --redis-url is given)
 
-Usage: .venv/bin/python bench/metering.py [--duration 6] [--connections 32] [--rounds 2] [--redis-url URL]
+Usage: .venv/bin/python bench/metering.py [--rounds 3] [--requests 3000]
+       .venv/bin/python bench/metering.py --http [--duration 6] [--connections 32] [--redis-url URL]
 """
 
 from __future__ import annotations
@@ -89,13 +94,104 @@ def run_mode(mode: str, upstream: int, args: argparse.Namespace) -> tuple[float,
             gateway.wait(timeout=30)
 
 
+OK_BODY = orjson.dumps({"id": "c", "object": "chat.completion", "created": 1, "model": "fake-small",
+                       "choices": [{"index": 0, "message": {"role": "assistant", "content": "hi"},
+                                    "finish_reason": "stop"}],
+                       "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15}})
+
+
+async def _asgi(app: Any, path: str, body: bytes, headers: list[tuple[bytes, bytes]]) -> tuple[int, bytes]:
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST", "scheme": "http",
+             "path": path, "raw_path": path.encode(), "query_string": b"", "root_path": "",
+             "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
+                         *headers], "client": ("127.0.0.1", 1), "server": ("127.0.0.1", 80)}
+    await app(scope, receive, send)
+    return sent[0]["status"], b"".join(m.get("body", b"") for m in sent[1:])
+
+
+async def inprocess_mode(mode: str, requests: int) -> float:
+    """Process CPU microseconds per request."""
+    import gc
+    import resource
+
+    import httpx2
+    from dependency_injector import providers
+
+    from adapters.config import settings_from_dict
+    from container import build_container
+    from entrypoints.http.app import create_app
+
+    with tempfile.TemporaryDirectory() as tmp:
+        settings = config(0, mode, "")
+        settings["database"] = {"url": f"sqlite:///{tmp}/bench.db"}
+        settings["providers"]["fake"]["base_url"] = "http://upstream.test/v1"
+        container = build_container(settings_from_dict(settings))
+        upstream = httpx2.MockTransport(lambda _: httpx2.Response(200, content=OK_BODY,
+                                                                  headers={"content-type": "application/json"}))
+        container.http_client.override(providers.Object(httpx2.AsyncClient(transport=upstream)))
+        app = create_app(container)
+        await app.start()
+        admin = [(b"authorization", f"Bearer {ADMIN}".encode())]
+        headers: list[tuple[bytes, bytes]] = []
+        if mode in ("keys", "credits"):
+            _, created = await _asgi(app, "/admin/api-keys", orjson.dumps(
+                {"name": "bench", "organization_id": "bench", "rate_limit_rpm": 10**9}), admin)
+            headers = [(b"authorization", b"Bearer " + orjson.loads(created)["key"].encode())]
+        if mode == "credits":
+            await _asgi(app, "/admin/credits/adjust", orjson.dumps(
+                {"organization_id": "bench", "amount": 10**6, "type": "promotional"}), admin)
+        body = orjson.loads(request(0, None).split(b"\r\n\r\n", 1)[1])
+        raw = orjson.dumps(body)
+        flush = container.metering.usage_writer().flush if mode != "plain" else None
+        for _ in range(300):
+            await _asgi(app, "/v1/chat/completions", raw, headers)
+        if flush:
+            await flush()
+        gc.collect()
+        before = resource.getrusage(resource.RUSAGE_SELF)
+        for _ in range(requests):
+            status, _ = await _asgi(app, "/v1/chat/completions", raw, headers)
+            assert status == 200, status
+        if flush:
+            await flush()
+        after = resource.getrusage(resource.RUSAGE_SELF)
+        await app.stop()
+    return (after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime) / requests * 1e6
+
+
+def inprocess(args: argparse.Namespace) -> None:
+    modes = ["plain", "usage", "keys", "credits"]
+    results: dict[str, list[float]] = {m: [] for m in modes}
+    for _ in range(args.rounds):
+        for mode in modes:
+            results[mode].append(asyncio.run(inprocess_mode(mode, args.requests)))
+    plain = min(results["plain"])
+    print("\n| mode | CPU per request (best of rounds) | added vs plain |\n|---|---|---|")
+    for mode in modes:
+        best = min(results[mode])
+        print(f"| {mode} | {best:.0f} us | {best - plain:+.0f} us |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--duration", type=float, default=6)
     parser.add_argument("--connections", type=int, default=32)
-    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--redis-url", default="")
+    parser.add_argument("--requests", type=int, default=3000)
+    parser.add_argument("--http", action="store_true", help="through uvicorn and sockets instead")
     args = parser.parse_args()
+    if not args.http:
+        inprocess(args)
+        return
     modes = ["plain", "usage", "keys", "credits"] + (["redis"] if args.redis_url else [])
     upstream = free_port()
     up = subprocess.Popen([str(BIN / "adaptive-proxy"), "fake-upstream", "--port", str(upstream)], cwd=ROOT)

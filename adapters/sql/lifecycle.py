@@ -30,7 +30,7 @@ def spill_path(settings: Settings) -> Path:
 
 def database_needed(settings: Settings) -> bool:
     """Usage recording, API keys, credits or the admin API: anything that reads or writes SQL."""
-    return (settings.usage.enabled or settings.auth.api_keys or settings.credits.enabled
+    return (settings.usage_recording or settings.auth.api_keys or settings.credits.enabled
             or bool(settings.auth.admin_token))
 
 

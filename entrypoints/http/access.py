@@ -127,7 +127,7 @@ def _close(meter: RequestMeter, response: Response) -> None:
 
 
 def access_middleware_for(container: Container, settings: Settings) -> Middleware | None:
-    metering = container.metering.metering() if settings.usage.enabled else None
+    metering = container.metering.metering() if settings.usage_recording else None
     gate = container.metering.access_gate if settings.auth.api_keys else None
     if metering is None and gate is None and not settings.auth.admin_token:
         return None

@@ -411,7 +411,7 @@ EFFECTS: dict[str, tuple[Callable[[], ProxyBuilder], Callable[[ProxyBuilder], An
     "with_rate_limit": (_keys, lambda b: b.with_rate_limit(2, "second"),
                         lambda s, _: s.rate_limit.requests_per_minute == 120),
     "with_middleware": (_base, lambda b: b.with_middleware(_ok), lambda _, b: b.middlewares == (_ok,)),
-    "with_setting": (_base, lambda b: b.with_setting("usage.enabled", False), lambda s, _: not s.usage.enabled),
+    "with_setting": (_base, lambda b: b.with_setting("usage.enabled", False), lambda s, _: s.usage.enabled is False),
 }
 NOT_CONFIGURATION = {"build", "build_settings", "to_dict", "copy", "from_yaml", "from_settings", "middlewares"}
 
