@@ -5,7 +5,7 @@ measures with bench/loadgen.py:
   - latency at a fixed rate (default 300 req/s), direct to the upstream and through the gateway;
     the added latency is gateway minus direct, per percentile;
   - saturation throughput (closed loop), non-streaming;
-  - streaming time to first byte added by the gateway (same-format);
+  - streaming time to first byte added by the gateway, same-format and cross-format;
   - the gateway's peak RSS.
 Usage: .venv/bin/python bench/run.py [--rate 300] [--duration 10] [--connections 32]
 """
@@ -94,7 +94,23 @@ async def measure(args: argparse.Namespace, up: int, gw: int, gw_pid: int) -> No
     print("| path | p50 TTFB ms | p99 TTFB ms | errors |\n|---|---|---|---|")
     print(f"| direct | {sd.percentile(50, sd.ttfb_ms):.2f} | {sd.percentile(99, sd.ttfb_ms):.2f} | {sd.errors} |")
     print(f"| gateway | {sg.percentile(50, sg.ttfb_ms):.2f} | {sg.percentile(99, sg.ttfb_ms):.2f} | {sg.errors} |")
-    print(f"\nAdded TTFB p50: {sg.percentile(50, sg.ttfb_ms) - sd.percentile(50, sd.ttfb_ms):.2f} ms")
+    print(f"\nAdded TTFB p50 (same format, OpenAI -> OpenAI): "
+          f"{sg.percentile(50, sg.ttfb_ms) - sd.percentile(50, sd.ttfb_ms):.2f} ms")
+
+    print(f"\n### Cross-format streaming time to first byte at {args.stream_rate} req/s\n")
+    anthropic_body = {"max_tokens": 32, "stream": True,
+                      "messages": [{"role": "user", "content": "Say hello to the benchmark in a few words."}]}
+    cross = {
+        "Anthropic client -> OpenAI provider": ("/v1/messages", "fake:fake-small", anthropic_body),
+        "OpenAI client -> Anthropic provider": ("/v1/chat/completions", "fake_anthropic:claude-fake",
+                                                {**chat, "stream": True}),
+    }
+    print("| path | p50 TTFB ms | p99 TTFB ms | added p50 ms | errors |\n|---|---|---|---|---|")
+    for name, (path, model, body) in cross.items():
+        raw = build_request("127.0.0.1", gw, path, orjson.dumps({**body, "model": model}))
+        r = await open_loop("127.0.0.1", gw, raw, rate=args.stream_rate, duration_s=args.duration / 2)
+        print(f"| {name} | {r.percentile(50, r.ttfb_ms):.2f} | {r.percentile(99, r.ttfb_ms):.2f} | "
+              f"{r.percentile(50, r.ttfb_ms) - sd.percentile(50, sd.ttfb_ms):.2f} | {r.errors} |")
     print(f"\nGateway peak RSS: {peak_rss_mb(gw_pid):.0f} MiB")
 
 
@@ -108,8 +124,12 @@ def main() -> None:
     up, gw = free_port(), free_port()
     config = {
         "server": {"log_level": "warning"},
-        "providers": {"fake": {"kind": "openai", "base_url": f"http://127.0.0.1:{up}/v1", "api_key": "k",
-                               "models": {"fake-small": {}}}},
+        "providers": {
+            "fake": {"kind": "openai", "base_url": f"http://127.0.0.1:{up}/v1", "api_key": "k",
+                     "models": {"fake-small": {}}},
+            "fake_anthropic": {"kind": "anthropic", "base_url": f"http://127.0.0.1:{up}", "api_key": "k",
+                               "models": {"claude-fake": {}}},
+        },
     }
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "bench.yaml"

@@ -42,6 +42,7 @@ def settings_for(args: argparse.Namespace) -> Settings:
                .add_openai_compatible_provider("upstream", base_url=args.base_url, api_key=args.api_key,
                                                models=models)
                .default_model(f"upstream:{models[0]}")
+               .with_model_router(enabled=False)  # the model named on the command line, not a routed one
                .with_setting("usage.enabled", False))  # no usage ledger: nothing here is billed
     if args.fallback_model:
         builder.add_openai_compatible_provider("backup", base_url=args.base_url, api_key=args.api_key,

@@ -1,6 +1,7 @@
 """Outbound calls to Anthropic (or an Anthropic-compatible server) through the official SDK.
 
-As with the openai SDK: raw mode (`cast_to=httpx2.Response`), bodies parsed once with orjson,
+As with the openai SDK: the SDK prepares the headers, requests go out through the shared pool
+(adapters/providers/direct.py), bodies parsed once with orjson,
 SDK retries off, the shared pooled `httpx2.AsyncClient` passed as `http_client`. The SDK owns
 auth (anthropic 2.x sends the key as `Authorization: Bearer`), `anthropic-version`, the base URL
 and timeouts.
@@ -15,6 +16,7 @@ import anthropic
 import httpx2
 import orjson
 
+from adapters.providers.direct import DirectSender, sdk_headers
 from adapters.providers.errors import from_status, retry_after_seconds
 from adapters.providers.sse import sse_data
 from adapters.wire.anthropic_body import build_request, translated_body
@@ -47,26 +49,14 @@ class AnthropicProvider:
                  headers: dict[str, str] | None = None, http_client: httpx2.AsyncClient | None = None) -> None:
         self.name = name
         self._owns_http = http_client is None
-        self._client = anthropic.AsyncAnthropic(
-            api_key=api_key or "not-needed",
-            base_url=base_url,
-            timeout=timeout_s,
-            max_retries=0,
-            default_headers=headers or None,
-            http_client=http_client,
-        )
+        self._http = http_client or httpx2.AsyncClient()
+        sdk = anthropic.AsyncAnthropic(api_key=api_key or "not-needed", base_url=base_url, max_retries=0,
+                                       default_headers=headers or None, http_client=self._http)
+        self._send = DirectSender(self._http, str(sdk.base_url), sdk_headers(sdk, keyless=not api_key),
+                                  timeout_s, name)
 
     async def _post_json(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
-        try:
-            response = await self._client.post(path, body=body, cast_to=httpx2.Response)
-            payload = orjson.loads(response.content)
-        except anthropic.APIError as exc:
-            raise translate_anthropic_error(exc, self.name) from exc
-        except orjson.JSONDecodeError as exc:
-            raise UpstreamError("provider returned invalid JSON", provider=self.name) from exc
-        if not isinstance(payload, dict):
-            raise UpstreamError("provider returned an unexpected body", provider=self.name)
-        return payload
+        return await self._send.post_json(path, body)
 
     async def complete(self, request: ChatRequest, model: str) -> ChatResponse:
         return parse_response(await self._post_json("/v1/messages", build_request(request, model, stream=False)))
@@ -74,11 +64,7 @@ class AnthropicProvider:
     async def stream(self, request: ChatRequest, model: str) -> AsyncIterator[StreamEvent]:
         body = build_request(request, model, stream=True)
         parser = StreamParser(self.name)
-        try:
-            response: httpx2.Response = await self._client.post(
-                "/v1/messages", body=body, cast_to=httpx2.Response, stream=True)
-        except anthropic.APIError as exc:
-            raise translate_anthropic_error(exc, self.name) from exc
+        response = await self._send.post("/v1/messages", body, stream=True)
         try:
             async for data in sse_data(response):
                 event = orjson.loads(data)
@@ -110,4 +96,4 @@ class AnthropicProvider:
 
     async def aclose(self) -> None:
         if self._owns_http:  # a shared pool is closed once, by whoever created it
-            await self._client.close()
+            await self._http.aclose()

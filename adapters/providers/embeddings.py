@@ -10,10 +10,8 @@ from collections.abc import Sequence
 
 import httpx2
 import openai
-import orjson
 
-from adapters.providers.errors import from_status, retry_after_seconds, translate_openai_error
-from adapters.providers.openai import error_message, sdk_headers
+from adapters.providers.direct import DirectSender, sdk_headers
 from domain.errors import UpstreamError
 
 
@@ -25,27 +23,16 @@ class OpenAIEmbedder:
         self._http = http_client or httpx2.AsyncClient()
         sdk = openai.AsyncOpenAI(api_key=api_key or "not-needed", base_url=base_url, max_retries=0,
                                  default_headers=headers or None, http_client=self._http)
-        self._url = str(sdk.base_url).rstrip("/") + "/embeddings"
-        self._headers = sdk_headers(sdk)
-        if not api_key:
-            self._headers.pop("Authorization", None)
-        self._timeout = httpx2.Timeout(timeout_s, connect=min(timeout_s, 5.0))
+        self._send = DirectSender(self._http, str(sdk.base_url), sdk_headers(sdk, keyless=not api_key),
+                                  timeout_s, name)
 
     async def embed(self, texts: Sequence[str]) -> list[list[float]]:
         body = {"model": self.model, "input": list(texts), "encoding_format": "float"}
-        request = self._http.build_request("POST", self._url, content=orjson.dumps(body), headers=self._headers,
-                                           timeout=self._timeout)
+        payload = await self._send.post_json("/embeddings", body)
         try:
-            response = await self._http.send(request)
-        except httpx2.HTTPError as exc:
-            raise translate_openai_error(exc, self.name) from exc
-        if response.status_code >= 400:
-            raise from_status(response.status_code, error_message(response), self.name,
-                              retry_after_seconds(response.headers))
-        try:
-            data = orjson.loads(response.content)["data"]
+            data = payload["data"]
             vectors = [[float(x) for x in item["embedding"]] for item in sorted(data, key=lambda d: d["index"])]
-        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+        except (KeyError, TypeError, ValueError) as exc:
             raise UpstreamError("embeddings endpoint returned an unexpected body", provider=self.name) from exc
         if len(vectors) != len(texts):
             raise UpstreamError("embeddings endpoint returned a wrong number of vectors", provider=self.name)

@@ -1,48 +1,25 @@
 """Outbound calls to any OpenAI-compatible provider.
 
-The official `openai` SDK configures the client: base URL, authentication and its standard
-headers (User-Agent, X-Stainless-*). Requests themselves go out through the shared pooled
-`httpx2` client with those headers computed once: the SDK's own request pipeline measured
-~590 µs of CPU per call against ~140 µs for the same request sent directly (bench notes in the
-README), and the gateway's budget is ~1 ms per request. Bodies are plain JSON (orjson) both ways;
-no SDK objects are built. SDK-level retries do not apply: the gateway owns retries and fallback.
+The official `openai` SDK configures the client (base URL, auth, its standard headers); requests
+go out through the shared pool (see adapters/providers/direct.py for why). Bodies are plain JSON
+(orjson) both ways; no SDK objects are built. The gateway owns retries and fallback.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Any
 
 import httpx2
 import openai
 import orjson
 
-from adapters.providers.errors import from_status, retry_after_seconds, translate_openai_error
+from adapters.providers.direct import DirectSender, sdk_headers
+from adapters.providers.errors import translate_openai_error
 from adapters.providers.sse import sse_data
 from adapters.wire.openai_chat import build_request
 from adapters.wire.openai_response import StreamParser, parse_response
 from domain.chat import ChatRequest, ChatResponse, StreamEvent
 from domain.errors import UpstreamError
-
-
-def sdk_headers(client: openai.AsyncOpenAI | Any) -> dict[str, str]:
-    """The headers the SDK would send (its defaults, auth and custom headers), as plain strings."""
-    headers = {k: v for k, v in client.default_headers.items() if isinstance(v, str)}
-    headers.update(client.auth_headers)
-    return headers
-
-
-def error_message(response: httpx2.Response) -> str:
-    try:
-        body = orjson.loads(response.content)
-    except orjson.JSONDecodeError:
-        return response.reason_phrase or "error"
-    inner = body.get("error", body) if isinstance(body, dict) else body
-    if isinstance(inner, dict) and isinstance(inner.get("message"), str):
-        return str(inner["message"])
-    if isinstance(inner, str):
-        return inner
-    return response.reason_phrase or "error"
 
 
 class OpenAIProvider:
@@ -55,38 +32,16 @@ class OpenAIProvider:
         self._http = http_client or httpx2.AsyncClient()
         sdk = openai.AsyncOpenAI(api_key=api_key or "not-needed", base_url=base_url, max_retries=0,
                                  default_headers=headers or None, http_client=self._http)
-        self._url = str(sdk.base_url).rstrip("/") + "/chat/completions"
-        self._headers = sdk_headers(sdk)
-        if not api_key:
-            self._headers.pop("Authorization", None)  # a keyless local server gets no dummy key
-        self._timeout = httpx2.Timeout(timeout_s, connect=min(timeout_s, 10.0))
-
-    async def _post(self, body: dict[str, Any], *, stream: bool) -> httpx2.Response:
-        request = self._http.build_request("POST", self._url, content=orjson.dumps(body), headers=self._headers,
-                                           timeout=self._timeout)
-        try:
-            response = await self._http.send(request, stream=stream)
-        except httpx2.HTTPError as exc:
-            raise translate_openai_error(exc, self.name) from exc
-        if response.status_code >= 400:
-            await response.aread()
-            await response.aclose()
-            raise from_status(response.status_code, error_message(response), self.name,
-                              retry_after_seconds(response.headers))
-        return response
+        self._send = DirectSender(self._http, str(sdk.base_url), sdk_headers(sdk, keyless=not api_key),
+                                  timeout_s, name)
 
     async def complete(self, request: ChatRequest, model: str) -> ChatResponse:
-        response = await self._post(build_request(request, model, stream=False), stream=False)
-        try:
-            payload = orjson.loads(response.content)
-        except orjson.JSONDecodeError as exc:
-            raise UpstreamError("provider returned invalid JSON", provider=self.name) from exc
-        if not isinstance(payload, dict):
-            raise UpstreamError("provider returned an unexpected body", provider=self.name)
-        return parse_response(payload)
+        return parse_response(await self._send.post_json("/chat/completions",
+                                                         build_request(request, model, stream=False)))
 
     async def stream(self, request: ChatRequest, model: str) -> AsyncIterator[StreamEvent]:
-        response = await self._post(build_request(request, model, stream=True), stream=True)
+        response = await self._send.post("/chat/completions", build_request(request, model, stream=True),
+                                         stream=True)
         parser = StreamParser()
         try:
             async for line in sse_data(response):

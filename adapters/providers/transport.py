@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import ssl
+import time
 from collections import deque
 from collections.abc import AsyncIterator
 from typing import Any
@@ -134,22 +135,38 @@ class _Body(httpx2.AsyncByteStream):
 class _Pool:
     """Idle connections for one origin, and a bound on how many are open at once."""
 
-    def __init__(self, limit: int) -> None:
-        self.idle: deque[_Connection] = deque()
+    def __init__(self, limit: int, idle_expiry_s: float) -> None:
+        self.idle: deque[tuple[float, _Connection]] = deque()
         self.slots = asyncio.Semaphore(limit)
+        self.idle_expiry_s = idle_expiry_s
 
     def release(self, conn: _Connection) -> None:
         if conn.reusable():
             conn._reset()
-            self.idle.append(conn)
+            self.idle.append((time.monotonic(), conn))
         else:
             conn.close()
         self.slots.release()
 
+    def take(self) -> _Connection | None:
+        """The most recently used live idle connection, closing any that idled too long."""
+        now = time.monotonic()
+        while self.idle:
+            since, conn = self.idle.pop()
+            if conn.closed:
+                continue
+            if now - since > self.idle_expiry_s:
+                conn.close()
+                continue
+            return conn
+        return None
+
 
 class FastTransport(httpx2.AsyncBaseTransport):
-    def __init__(self, max_connections_per_host: int = 512, ssl_context: ssl.SSLContext | None = None) -> None:
+    def __init__(self, max_connections_per_host: int = 512, ssl_context: ssl.SSLContext | None = None,
+                 idle_expiry_s: float = 4.0) -> None:
         self._limit = max_connections_per_host
+        self._idle_expiry_s = idle_expiry_s
         self._pools: dict[tuple[bytes, bytes, int], _Pool] = {}
         self._ssl = ssl_context
 
@@ -179,7 +196,7 @@ class FastTransport(httpx2.AsyncBaseTransport):
         read_timeout = timeouts.get("read", _DEFAULT_TIMEOUT)
         pool = self._pools.get((scheme, host, port))
         if pool is None:
-            pool = self._pools[(scheme, host, port)] = _Pool(self._limit)
+            pool = self._pools[(scheme, host, port)] = _Pool(self._limit, self._idle_expiry_s)
         try:
             async with asyncio.timeout(timeouts.get("pool", _DEFAULT_TIMEOUT)):
                 await pool.slots.acquire()
@@ -216,22 +233,10 @@ class FastTransport(httpx2.AsyncBaseTransport):
 
     async def _send(self, pool: _Pool, scheme: bytes, host: bytes, port: int, payload: bytes,
                     connect_timeout: float | None, read_timeout: float | None) -> _Connection:
-        # A pooled connection the server closed while idle fails before any response byte:
-        # that one case is retried once on a fresh connection.
-        while pool.idle:
-            conn = pool.idle.popleft()
-            if conn.closed:
-                continue
-            assert conn.transport is not None
-            conn.transport.write(payload)
-            try:
-                await self._await_head(conn, read_timeout)
-                return conn
-            except httpx2.RemoteProtocolError:
-                conn.close()
-                if conn.status or conn.chunks:
-                    raise
-        conn = await self._connect(scheme, host, port, connect_timeout)
+        # A request is never re-sent: the server may have acted on it before closing. Idle
+        # connections expire before common servers' keep-alive timeouts instead, which keeps
+        # the race (the server closing an idle connection as we write) rare.
+        conn = pool.take() or await self._connect(scheme, host, port, connect_timeout)
         assert conn.transport is not None
         conn.transport.write(payload)
         try:
@@ -252,5 +257,5 @@ class FastTransport(httpx2.AsyncBaseTransport):
     async def aclose(self) -> None:
         for pool in self._pools.values():
             while pool.idle:
-                pool.idle.popleft().close()
+                pool.idle.pop()[1].close()
         self._pools.clear()

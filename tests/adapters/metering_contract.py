@@ -186,7 +186,7 @@ async def test_usage_pages_newest_first_and_aggregates_by_model(stores: Stores) 
     records = [usage(i, api_key_id=1, created_at=T0 + timedelta(minutes=i), input_tokens=10, output_tokens=1,
                      cost=Decimal("0.5"), model="a" if i % 2 else "b", status="success" if i else "error")
                for i in range(5)]
-    await stores.usage.write(records + [usage(99, api_key_id=2, cost=Decimal(7))])
+    await stores.usage.write([*records, usage(99, api_key_id=2, cost=Decimal(7))])
     page = await stores.usage.for_key(1, limit=2, offset=1)
     assert [r.id for r in page] == [records[3].id, records[2].id]
     stats = await stores.usage.stats_for_key(1)

@@ -74,7 +74,7 @@ async def test_anthropic_complete_request_shape() -> None:
     assert str(sent.url) == "http://anth.test/v1/messages"
     assert sent.headers["authorization"] == "Bearer anthropic-server-key"
     assert sent.headers["x-extra"] == "yes" and sent.headers["anthropic-version"]
-    assert sent.headers["x-stainless-retry-count"] == "0"
+    assert sent.headers["user-agent"].startswith("AsyncAnthropic/Python")  # the SDK prepared the headers
     assert sent.extensions["timeout"]["read"] == 7.5
     assert upstream.body == {"model": "claude-x", "max_tokens": 4096,
                              "messages": [{"role": "user", "content": [{"type": "text", "text": "hi"}]}]}

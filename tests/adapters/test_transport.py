@@ -37,7 +37,7 @@ async def upstream() -> AsyncIterator[str]:
 
 @pytest.fixture
 async def client(upstream: str) -> AsyncIterator[openai.AsyncOpenAI]:
-    http = httpx2.AsyncClient(transport=FastTransport(max_connections_per_host=4))
+    http = httpx2.AsyncClient(transport=FastTransport(max_connections_per_host=4, idle_expiry_s=0.5))
     yield openai.AsyncOpenAI(base_url=upstream, api_key="k", http_client=http, max_retries=0)
     await http.aclose()
 

@@ -81,7 +81,7 @@ async def test_an_outage_buffers_then_spills_and_nothing_is_lost_or_doubled(tmp_
     sink.down = False
     assert await w.flush()
     assert len(sink) == 12 and not (tmp_path / "spill.jsonl").exists()
-    assert not list(tmp_path.glob("spill.jsonl.replay-*"))
+    assert not list(tmp_path.glob("spill.jsonl.replay-*"))  # noqa: ASYNC240
 
 
 async def test_drain_spills_what_the_store_cannot_take_and_the_next_run_replays_it(tmp_path: Path) -> None:
@@ -104,7 +104,8 @@ async def test_a_replayed_file_writes_nothing_twice(tmp_path: Path) -> None:
     w = writer(sink, tmp_path)
     w.submit(record(1))
     assert await w.flush()
-    (tmp_path / "spill.jsonl").write_bytes(record_to_json(record(1)) + b"\n" + record_to_json(record(2)) + b"\n")
+    spill = b"".join(record_to_json(r) + b"\n" for r in (record(1), record(2)))
+    (tmp_path / "spill.jsonl").write_bytes(spill)
     assert await w.flush()
     assert len(sink) == 2
 

@@ -16,7 +16,7 @@ from adapters.config import settings_from_dict
 from adapters.stripe.payments import StripePaymentEvents
 from container import build_container
 from tests.fake_stripe import FakeStripeApi, event, intent_succeeded, session_completed, sign
-from tests.http.metered import ADMIN, bearer, chat, metered, metered_config  # noqa: F401
+from tests.http.metered import ADMIN, bearer, chat, metered_config, metered_fixture  # noqa: F401
 
 SECRET = "whsec_test_secret"
 STRIPE = {"secret_key": "sk_test_123", "webhook_secret": SECRET, "api_base": "http://stripe.test"}

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from blacksheep.contents import JSONContent
 
-from tests.http.metered import ADMIN, Upstream, bearer, chat, metered, metered_config  # noqa: F401
+from tests.http.metered import ADMIN, Upstream, bearer, chat, metered_config, metered_fixture  # noqa: F401
 
 GEMINI_BODY = JSONContent({"contents": [{"role": "user", "parts": [{"text": "hi"}]}]})
 MESSAGES_BODY = JSONContent({"model": "up_anthropic:claude-x", "max_tokens": 16,
@@ -40,8 +40,9 @@ async def test_missing_or_unknown_keys_are_401_in_each_familys_shape(metered, tm
     assert (await openai.json())["error"]["type"] == "authentication_error"
     anthropic = await gw.client.post("/v1/messages", content=MESSAGES_BODY, headers=headers)
     assert anthropic.status == 401
+    error = (await anthropic.json())["error"]
     assert await anthropic.json() == {"type": "error", "error": {"type": "authentication_error",
-                                                                 "message": (await anthropic.json())["error"]["message"]}}
+                                                                 "message": error["message"]}}
     gemini = await gw.client.post("/v1beta/models/up_gemini:gemini-x:generateContent", content=GEMINI_BODY,
                                   headers=headers)
     assert gemini.status == 401 and (await gemini.json())["error"]["status"] == "UNAUTHENTICATED"
@@ -111,7 +112,7 @@ async def test_one_usage_record_per_request_whatever_the_outcome(metered, tmp_pa
     assert [(r["status"], r["status_code"], r["streamed"]) for r in rows] == [
         ("success", 200, False), ("success", 200, True), ("error", 400, False), ("error", 401, False),
         ("error", 502, False)]
-    plain, stream, bad_model, no_key, failed = rows
+    plain, stream, _, no_key, failed = rows
     # 600 plain input x $1 + 400 cached x $0.5 + 500 output x $2, per million
     assert plain["cost"] == 18_000_000 and plain["cached_tokens"] == 400  # 0.0018 in 1e-10 units
     assert plain["request_id"] == "req-1" and plain["metadata"] == {"project": "apollo", "user": "u1"}

@@ -10,7 +10,7 @@ import pytest
 import redis.asyncio as redis_asyncio
 
 from adapters.redis.rate_limiter import RedisRateLimiter
-from tests.http.metered import bearer, chat, metered, metered_config  # noqa: F401
+from tests.http.metered import bearer, chat, metered_config, metered_fixture  # noqa: F401
 
 pytestmark = pytest.mark.integration
 

@@ -50,7 +50,7 @@ def test_a_meter_closes_once_and_prices_the_usage() -> None:
 
 
 def test_failures_before_any_provider_are_recorded_without_cost() -> None:
-    m, queue = metering()
+    m, _ = metering()
     record = m.start("/v1/chat/completions").finish(401, "invalid API key")
     assert record is not None and (record.status, record.status_code, record.cost) == ("error", 401, 0)
     assert not record.pricing_unknown

@@ -1,0 +1,80 @@
+"""Sending provider requests through the shared pool with headers an official SDK prepared.
+
+The SDKs (openai, anthropic) configure a client: base URL, authentication and their standard
+headers (User-Agent, X-Stainless-*, anthropic-version). Their per-request pipeline, though,
+measured ~590 µs of CPU per call against ~140 µs for the same request sent directly, and the
+gateway's whole budget is ~1 ms. So the SDK's headers are computed once and requests go out
+through the pooled `httpx2` client; failures become domain errors here.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx2
+import orjson
+
+from adapters.providers.errors import from_status, retry_after_seconds, translate_openai_error
+from domain.errors import UpstreamError
+
+
+def sdk_headers(client: Any, keyless: bool = False) -> dict[str, str]:
+    """The headers an SDK client would send (defaults, auth, custom), as plain strings."""
+    headers = {k: v for k, v in client.default_headers.items() if isinstance(v, str)}
+    headers.update({k: v for k, v in client.auth_headers.items() if isinstance(v, str)})
+    if keyless:  # a keyless local server gets no dummy key
+        for name in ("Authorization", "X-Api-Key", "x-api-key"):
+            headers.pop(name, None)
+    return headers
+
+
+def error_message(response: httpx2.Response) -> tuple[str, str | None]:
+    """(message, error type) from any of the three families' error bodies."""
+    try:
+        body = orjson.loads(response.content)
+    except orjson.JSONDecodeError:
+        return response.reason_phrase or "error", None
+    inner = body.get("error", body) if isinstance(body, dict) else body
+    if isinstance(inner, dict) and isinstance(inner.get("message"), str):
+        kind = inner.get("type") or inner.get("status")
+        return str(inner["message"]), str(kind) if kind else None
+    if isinstance(inner, str):
+        return inner, None
+    return response.reason_phrase or "error", None
+
+
+class DirectSender:
+    def __init__(self, http: httpx2.AsyncClient, base_url: str, headers: dict[str, str], timeout_s: float,
+                 provider: str) -> None:
+        self._http = http
+        self._base = base_url.rstrip("/")
+        self._headers = headers
+        self._timeout = httpx2.Timeout(timeout_s, connect=min(timeout_s, 10.0))
+        self._provider = provider
+
+    async def post(self, path: str, body: dict[str, Any], *, stream: bool = False) -> httpx2.Response:
+        """POST JSON; a non-2xx answer or a transport failure raises the matching UpstreamError."""
+        request = self._http.build_request("POST", self._base + path, content=orjson.dumps(body),
+                                           headers=self._headers, timeout=self._timeout)
+        try:
+            response = await self._http.send(request, stream=stream)
+            if response.status_code >= 400:
+                await response.aread()
+                await response.aclose()
+        except httpx2.HTTPError as exc:
+            raise translate_openai_error(exc, self._provider) from exc
+        if response.status_code >= 400:
+            message, code = error_message(response)
+            raise from_status(response.status_code, message, self._provider, retry_after_seconds(response.headers),
+                              code=code)
+        return response
+
+    async def post_json(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        response = await self.post(path, body)
+        try:
+            payload = orjson.loads(response.content)
+        except orjson.JSONDecodeError as exc:
+            raise UpstreamError("provider returned invalid JSON", provider=self._provider) from exc
+        if not isinstance(payload, dict):
+            raise UpstreamError("provider returned an unexpected body", provider=self._provider)
+        return payload
