@@ -87,6 +87,8 @@ class Executor:
                     wait = backoff_delay(attempt, policy, retry_after=exc.retry_after, jitter=self._jitter())
                     step = next_step(retryable=exc.retryable, attempt=attempt, policy=policy, wait_s=wait,
                                      remaining_s=deadline - self._clock.monotonic())
+                    if step == "retry" and not exc.counts_against_provider:
+                        step = "next"  # the gateway's own limit: waiting here helps no one, try another
                     if step == "stop":
                         raise
                     if step == "next":

@@ -6,7 +6,7 @@ the writer is flushed inside the measured span). No sockets, so the numbers hold
 `--http`: saturation throughput of one uvicorn worker in front of the fake upstream.
 
   plain      usage recording, keys and admin API off: the metering middleware is not installed
-  usage      the default: one usage record per request, batched into the embedded SQLite file
+  usage      usage.enabled: one usage record per request, batched into the embedded SQLite file
   keys       + API-key auth and the per-key rate limit (in-memory limiter)
   credits    + credit pre-flight (a balance read per request) and post-flight deduction
   redis      + the rate limit in Redis (if --redis-url is given)
@@ -42,8 +42,8 @@ def config(upstream: int, mode: str, redis_url: str) -> dict[str, Any]:
         "providers": {"fake": {"kind": "openai", "base_url": f"http://127.0.0.1:{upstream}/v1", "api_key": "k",
                                "models": {"fake-small": {"input_per_mtok": 1.0, "output_per_mtok": 2.0}}}},
     }
+    base["usage"] = {"enabled": mode != "plain"}
     if mode == "plain":
-        base["usage"] = {"enabled": False}
         return base
     if mode in ("keys", "credits", "redis"):
         base["auth"] = {"api_keys": True, "admin_token": ADMIN}

@@ -108,16 +108,18 @@ class BatchedUsageWriter:
     async def drain(self, timeout_s: float = 10.0) -> None:
         """Stop accepting into memory, write everything possible, spill the rest to the file."""
         self._closed = True
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        self._wake.set()  # the flusher exits after its current write (no cancellation needed)
         try:
-            await asyncio.wait_for(self.flush(replay=False), timeout_s)
-        except (TimeoutError, asyncio.CancelledError):
+            async with asyncio.timeout(timeout_s):
+                if self._task is not None:
+                    await self._task
+                await self.flush(replay=False)
+        except TimeoutError:
             log.warning("usage writer: drain timed out")
         finally:
+            if self._task is not None and not self._task.done():
+                self._task.cancel()
+            self._task = None
             leftover = [*self._inflight, *self._buffer]
             self._inflight, self._buffer = [], deque()
             if leftover:
@@ -129,11 +131,15 @@ class BatchedUsageWriter:
                 "rejected": self.rejected, "failed_writes": self.failures, "spill_file": self._spill.exists()}
 
     async def _run(self) -> None:
+        # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancellation.
         backoff = self._interval
-        while True:
+        while not self._closed:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), backoff)
+                async with asyncio.timeout(backoff):
+                    await self._wake.wait()
             self._wake.clear()
+            if self._closed:
+                return
             ok = await self.flush()
             backoff = self._interval if ok else min(max(backoff * 2, 0.5), self._max_backoff)
 

@@ -137,3 +137,17 @@ def test_submit_is_cheap(tmp_path: Path, count: int) -> None:
         w.submit(r)
     per_call = (time.perf_counter() - start) / count
     assert per_call < 20e-6, per_call
+
+
+async def test_drain_never_hangs_whatever_the_flusher_is_doing(tmp_path: Path) -> None:
+    # Regression: a cancelled asyncio.wait_for could swallow the cancellation (Python 3.11),
+    # leaving shutdown waiting forever on the flusher.
+    sink = FlakySink()
+    for i in range(100):
+        w = BatchedUsageWriter(sink, tmp_path / "s.jsonl", flush_interval_s=0.001)
+        await w.start()
+        w.submit(record(i))
+        await asyncio.sleep(0.001 * (i % 3))
+        async with asyncio.timeout(2):
+            await w.drain()
+    assert len(sink) == 100

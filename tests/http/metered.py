@@ -133,8 +133,8 @@ class Metered:
         return await response.json()
 
 
-@pytest.fixture(name="metered")
-async def metered_fixture() -> AsyncIterator[Callable[..., Any]]:
+@pytest.fixture
+async def metered() -> AsyncIterator[Callable[..., Any]]:
     apps: list[Application] = []
 
     async def start(config: dict[str, Any], upstream: Upstream | None = None,

@@ -16,7 +16,10 @@ from adapters.config import settings_from_dict
 from adapters.stripe.payments import StripePaymentEvents
 from container import build_container
 from tests.fake_stripe import FakeStripeApi, event, intent_succeeded, session_completed, sign
-from tests.http.metered import ADMIN, bearer, chat, metered_config, metered_fixture  # noqa: F401
+from tests.http import metered as harness
+from tests.http.metered import ADMIN, bearer, chat, metered_config
+
+metered = harness.metered  # the shared fixture
 
 SECRET = "whsec_test_secret"
 STRIPE = {"secret_key": "sk_test_123", "webhook_secret": SECRET, "api_base": "http://stripe.test"}

@@ -7,7 +7,10 @@ from pathlib import Path
 import pytest
 from blacksheep.contents import JSONContent
 
-from tests.http.metered import ADMIN, ADMIN_TOKEN, bearer, chat, metered_config, metered_fixture  # noqa: F401
+from tests.http import metered as harness
+from tests.http.metered import ADMIN, ADMIN_TOKEN, bearer, chat, metered_config
+
+metered = harness.metered  # the shared fixture
 
 
 @pytest.mark.parametrize("headers", [{}, {"authorization": "Bearer wrong"}, {"authorization": ADMIN_TOKEN},

@@ -8,7 +8,10 @@ from pathlib import Path
 import pytest
 from blacksheep.contents import JSONContent
 
-from tests.http.metered import ADMIN, Upstream, bearer, chat, metered_config, metered_fixture  # noqa: F401
+from tests.http import metered as harness
+from tests.http.metered import ADMIN, bearer, chat, metered_config
+
+metered = harness.metered  # the shared fixture
 
 GEMINI_BODY = JSONContent({"contents": [{"role": "user", "parts": [{"text": "hi"}]}]})
 MESSAGES_BODY = JSONContent({"model": "up_anthropic:claude-x", "max_tokens": 16,

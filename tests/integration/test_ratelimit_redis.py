@@ -10,7 +10,10 @@ import pytest
 import redis.asyncio as redis_asyncio
 
 from adapters.redis.rate_limiter import RedisRateLimiter
-from tests.http.metered import bearer, chat, metered_config, metered_fixture  # noqa: F401
+from tests.http import metered as harness
+from tests.http.metered import bearer, chat, metered_config
+
+metered = harness.metered  # the shared fixture
 
 pytestmark = pytest.mark.integration
 

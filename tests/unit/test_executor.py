@@ -151,3 +151,14 @@ async def test_race_falls_back_to_the_rest_when_all_runners_fail() -> None:
     script = Script(a=(9, UpstreamError("a", status=500)), b=(9, UpstreamError("b", status=500)))
     policy = FallbackPolicy(mode="race", race_width=2, max_retries=0, timeout_s=5)
     assert (await executor.run(["a", "b", "c"], script, policy, str))[0] == "c"
+
+
+async def test_the_gateways_own_provider_limit_moves_on_without_waiting() -> None:
+    from domain.errors import ProviderRateLimited
+
+    clock, sleeps = FrozenClock(), []
+    executor, store = make(clock, sleeps, failure_threshold=1)
+    script = Script(a=(1, ProviderRateLimited("local limit", provider="a", retry_after=60)))
+    assert (await executor.run(["a", "b"], script, SEQ, str))[0] == "b"
+    assert sleeps == [] and script.calls == ["a", "b"]
+    assert "a" not in await store.snapshots() or (await store.snapshots())["a"].state == "closed"
