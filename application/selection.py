@@ -72,6 +72,12 @@ def parse_manual(model: str, config: RequestConfig, allowed: list[str]) -> Targe
     provider, _, name = model.partition(":")
     if provider not in config.providers or provider not in allowed:
         choices = ", ".join(sorted(allowed)) or "none configured"
+        known = config.providers.get(provider)
+        if known is not None:
+            why = ("no api_key is set" if known.enabled and not known.active else
+                   "it is disabled in the config" if not known.enabled else "this API family may not use it")
+            raise InvalidRequest(f"provider {provider!r} is not available: {why}; available providers: {choices}",
+                                 param="model", code="model_not_found")
         raise InvalidRequest(f"unknown provider {provider!r} in model {model!r}; available providers: {choices}",
                              param="model", code="model_not_found")
     models = config.providers[provider].models

@@ -196,3 +196,11 @@ async def test_cors_from_config(gateway) -> None:
         "origin": "https://app.test", "access-control-request-method": "POST"})
     assert response.headers.get_first(b"access-control-allow-origin") == b"https://app.test"
     assert response.headers.get_first(b"access-control-allow-credentials") is None
+
+
+async def test_a_keyless_provider_says_why_it_is_unavailable(gateway) -> None:
+    client = await gateway(CONFIG, Recorder())
+    response = await client.post("/v1/chat/completions", content=chat(model="off:x"))
+    assert response.status == 400
+    assert "provider 'off' is not available: no api_key is set; available providers: up" in (
+        await response.json())["error"]["message"]
