@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -77,8 +78,9 @@ class FakeUpstream:
         return dict(self.stats()["last_request"] or {})
 
 
-@pytest.fixture(scope="session")
-def fake_upstream_server() -> Iterator[FakeUpstream]:
+@contextlib.contextmanager
+def running_fake_upstream() -> Iterator[FakeUpstream]:
+    """A fake upstream served by uvicorn in a background thread, for as long as the block runs."""
     state = FakeState()
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -92,10 +94,18 @@ def fake_upstream_server() -> Iterator[FakeUpstream]:
         if time.monotonic() > deadline or not thread.is_alive():
             raise RuntimeError("fake upstream did not start")
         time.sleep(0.01)
-    yield FakeUpstream(f"http://127.0.0.1:{port}", state)
-    server.should_exit = True
-    thread.join(timeout=5)
-    sock.close()
+    try:
+        yield FakeUpstream(f"http://127.0.0.1:{port}", state)
+    finally:
+        server.should_exit = True
+        thread.join(timeout=5)
+        sock.close()
+
+
+@pytest.fixture(scope="session")
+def fake_upstream_server() -> Iterator[FakeUpstream]:
+    with running_fake_upstream() as upstream:
+        yield upstream
 
 
 @pytest.fixture(scope="session")

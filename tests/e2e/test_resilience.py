@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import socket
-import threading
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -11,10 +9,8 @@ from typing import Any
 import httpx
 import openai
 import pytest
-import uvicorn
 
-from entrypoints.fake_upstream import FakeState, create_app, server_config
-from tests.e2e.conftest import FakeUpstream
+from tests.e2e.conftest import FakeUpstream, running_fake_upstream
 
 pytestmark = pytest.mark.e2e
 
@@ -22,18 +18,8 @@ pytestmark = pytest.mark.e2e
 @pytest.fixture(scope="module")
 def bad_upstream() -> Iterator[FakeUpstream]:
     """A second fake upstream whose faults are set per test (the healthy one is `fake`)."""
-    state = FakeState()
-    sock = socket.socket()
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(server_config(create_app(state), "127.0.0.1", sock.getsockname()[1]))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.01)
-    yield FakeUpstream(f"http://127.0.0.1:{sock.getsockname()[1]}", state)
-    server.should_exit = True
-    thread.join(timeout=5)
+    with running_fake_upstream() as upstream:
+        yield upstream
 
 
 def set_default_fault(upstream: FakeUpstream, fault: dict[str, Any] | None) -> None:
