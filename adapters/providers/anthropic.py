@@ -1,45 +1,27 @@
-"""Outbound calls to Anthropic (or an Anthropic-compatible server) through the official SDK.
+"""Outbound calls to Anthropic (or an Anthropic-compatible server).
 
-As with the openai SDK: the SDK prepares the headers, requests go out through the shared pool
-(adapters/providers/direct.py), bodies parsed once with orjson,
-SDK retries off, the shared pooled `httpx2.AsyncClient` passed as `http_client`. The SDK owns
-auth (anthropic 2.x sends the key as `Authorization: Bearer`), `anthropic-version`, the base URL
-and timeouts.
+The official SDK prepares the client: base URL, auth (anthropic 2.x sends the key as
+`Authorization: Bearer`), `anthropic-version` and its standard headers. Requests go out through
+the shared pool (adapters/providers/direct.py explains why); bodies are read once with orjson.
 """
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
 
 import anthropic
 import httpx2
-import orjson
 
 from adapters.providers.direct import DirectSender, sdk_headers
-from adapters.providers.errors import from_status, retry_after_seconds
-from adapters.providers.sse import sse_data
+from adapters.providers.sse import end_of_stream, json_chunks
 from adapters.wire.anthropic_body import build_request, translated_body
 from adapters.wire.anthropic_response import parse_response
 from adapters.wire.anthropic_stream import StreamParser
 from domain.chat import ChatRequest, ChatResponse, StreamEvent
-from domain.errors import UpstreamError, UpstreamTimeout, UpstreamUnreachable
 
 _COUNT_FIELDS = ("messages", "system", "tools", "tool_choice", "thinking")
-
-
-def translate_anthropic_error(exc: Exception, provider: str) -> UpstreamError:
-    if isinstance(exc, anthropic.APITimeoutError | httpx2.TimeoutException):
-        return UpstreamTimeout(f"{provider} timed out", provider=provider)
-    if isinstance(exc, anthropic.APIConnectionError | httpx2.TransportError):
-        return UpstreamUnreachable(f"{provider} could not be reached: {type(exc).__name__}", provider=provider)
-    if isinstance(exc, anthropic.APIStatusError):
-        error = exc.body.get("error") if isinstance(exc.body, dict) else None
-        message = (error.get("message") if isinstance(error, dict) else None) or exc.response.reason_phrase
-        code = error.get("type") if isinstance(error, dict) else None
-        return from_status(exc.status_code, str(message or "error"), provider,
-                           retry_after_seconds(exc.response.headers), code=code)
-    return UpstreamError(f"{provider} failed: {type(exc).__name__}", provider=provider)
 
 
 class AnthropicProvider:
@@ -65,25 +47,13 @@ class AnthropicProvider:
         body = build_request(request, model, stream=True)
         parser = StreamParser(self.name)
         response = await self._send.post("/v1/messages", body, stream=True)
-        try:
-            async for data in sse_data(response):
-                event = orjson.loads(data)
-                if isinstance(event, dict):
-                    for domain_event in parser.feed(event):
-                        yield domain_event
+        async with contextlib.aclosing(json_chunks(response, self.name)) as chunks:
+            async for chunk in chunks:
+                for event in parser.feed(chunk):
+                    yield event
                 if parser.stopped:
                     break
-        except (httpx2.TransportError, anthropic.APIError) as exc:
-            raise translate_anthropic_error(exc, self.name) from exc
-        except orjson.JSONDecodeError as exc:
-            raise UpstreamError("provider sent an invalid stream event", provider=self.name) from exc
-        finally:
-            await response.aclose()
-        if not parser.started:
-            raise UpstreamError("provider stream ended before any data", provider=self.name)
-        if parser.finish is None:
-            raise UpstreamError("provider stream ended without a stop reason", provider=self.name)
-        yield parser.end()
+        yield end_of_stream(parser, self.name)
 
     async def count_tokens(self, request: ChatRequest, model: str) -> int:
         if request.raw_family == "anthropic" and request.raw is not None:

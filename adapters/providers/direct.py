@@ -14,7 +14,7 @@ from typing import Any
 import httpx2
 import orjson
 
-from adapters.providers.errors import from_status, retry_after_seconds, translate_openai_error
+from adapters.providers.errors import from_status, retry_after_seconds, translate_transport_error
 from domain.errors import UpstreamError
 
 
@@ -62,7 +62,7 @@ class DirectSender:
                 await response.aread()
                 await response.aclose()
         except httpx2.HTTPError as exc:
-            raise translate_openai_error(exc, self._provider) from exc
+            raise translate_transport_error(exc, self._provider) from exc
         if response.status_code >= 400:
             message, code = error_message(response)
             raise from_status(response.status_code, message, self._provider, retry_after_seconds(response.headers),

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import httpx2
-import openai
 
 from domain.errors import UpstreamError, UpstreamRejected, UpstreamTimeout, UpstreamUnreachable
 
@@ -37,23 +36,10 @@ def from_status(status: int, message: str, provider: str, retry_after: float | N
     return UpstreamRejected(text, provider=provider, status=status, code=code)
 
 
-def translate_openai_error(exc: Exception, provider: str) -> UpstreamError:
-    if isinstance(exc, openai.APITimeoutError | httpx2.TimeoutException):
+def translate_transport_error(exc: Exception, provider: str) -> UpstreamError:
+    """A failure below HTTP (no status to judge by): a timeout, or a connection that failed."""
+    if isinstance(exc, httpx2.TimeoutException):
         return UpstreamTimeout(f"{provider} timed out", provider=provider)
-    if isinstance(exc, openai.APIConnectionError | httpx2.TransportError):
+    if isinstance(exc, httpx2.TransportError):
         return UpstreamUnreachable(f"{provider} could not be reached: {type(exc).__name__}", provider=provider)
-    if isinstance(exc, openai.APIStatusError):
-        message = _message(exc.body) or exc.response.reason_phrase or "error"
-        return from_status(exc.status_code, message, provider,
-                           retry_after_seconds(exc.response.headers), code=getattr(exc, "code", None))
     return UpstreamError(f"{provider} failed: {type(exc).__name__}", provider=provider)
-
-
-def _message(body: object) -> str | None:
-    if isinstance(body, dict):
-        inner = body.get("error", body)
-        if isinstance(inner, dict) and isinstance(inner.get("message"), str):
-            return str(inner["message"])
-        if isinstance(inner, str):
-            return inner
-    return None

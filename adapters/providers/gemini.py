@@ -15,6 +15,7 @@ shared by every Gemini provider, skips both. SDK retries are off (no `retry_opti
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import ssl
 from collections.abc import AsyncIterator
@@ -26,13 +27,13 @@ from google import genai
 from google.genai import errors as genai_errors
 from google.genai import types as genai_types
 
-from adapters.providers.errors import from_status, retry_after_seconds
-from adapters.providers.sse import sse_data
+from adapters.providers.errors import from_status, retry_after_seconds, translate_transport_error
+from adapters.providers.sse import end_of_stream, json_chunks
 from adapters.wire.gemini_body import build_request, count_body
 from adapters.wire.gemini_response import parse_response
 from adapters.wire.gemini_stream import StreamParser
 from domain.chat import ChatRequest, ChatResponse, StreamEvent
-from domain.errors import UpstreamError, UpstreamTimeout, UpstreamUnreachable
+from domain.errors import UpstreamError
 
 DEFAULT_BASE_URL = "https://generativelanguage.googleapis.com"
 DEFAULT_API_VERSION = "v1beta"
@@ -64,10 +65,8 @@ def model_path(model: str) -> str:
 
 
 def translate_gemini_error(exc: Exception, provider: str) -> UpstreamError:
-    if isinstance(exc, httpx2.TimeoutException):
-        return UpstreamTimeout(f"{provider} timed out", provider=provider)
-    if isinstance(exc, httpx2.TransportError):
-        return UpstreamUnreachable(f"{provider} could not be reached: {type(exc).__name__}", provider=provider)
+    if isinstance(exc, httpx2.HTTPError):
+        return translate_transport_error(exc, provider)
     if isinstance(exc, genai_errors.APIError):
         response = getattr(exc, "response", None)
         headers = getattr(response, "headers", None)
@@ -119,24 +118,11 @@ class GeminiProvider:
         body = build_request(request)
         parser = StreamParser(self.name)
         sent = await self._send(f"{model_path(model)}:streamGenerateContent?alt=sse", body, stream=True)
-        response: httpx2.Response = sent.response_stream
-        try:
-            async for data in sse_data(response):
-                chunk = orjson.loads(data)
-                if isinstance(chunk, dict):
-                    for event in parser.feed(chunk):
-                        yield event
-        except httpx2.TransportError as exc:
-            raise translate_gemini_error(exc, self.name) from exc
-        except orjson.JSONDecodeError as exc:
-            raise UpstreamError("provider sent an invalid stream chunk", provider=self.name) from exc
-        finally:
-            await response.aclose()
-        if not parser.started:
-            raise UpstreamError("provider stream ended before any data", provider=self.name)
-        if parser.finish is None:
-            raise UpstreamError("provider stream ended without a finish reason", provider=self.name)
-        yield parser.end()
+        async with contextlib.aclosing(json_chunks(sent.response_stream, self.name)) as chunks:
+            async for chunk in chunks:
+                for event in parser.feed(chunk):
+                    yield event
+        yield end_of_stream(parser, self.name)
 
     async def count_tokens(self, request: ChatRequest, model: str) -> int:
         payload = await self._post_json(f"{model_path(model)}:countTokens", count_body(request, model))

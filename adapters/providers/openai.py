@@ -7,15 +7,14 @@ go out through the shared pool (see adapters/providers/direct.py for why). Bodie
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator
 
 import httpx2
 import openai
-import orjson
 
 from adapters.providers.direct import DirectSender, sdk_headers
-from adapters.providers.errors import translate_openai_error
-from adapters.providers.sse import sse_data
+from adapters.providers.sse import end_of_stream, json_chunks
 from adapters.wire.openai_chat import build_request
 from adapters.wire.openai_response import StreamParser, parse_response
 from domain.chat import ChatRequest, ChatResponse, StreamEvent
@@ -43,28 +42,15 @@ class OpenAIProvider:
         response = await self._send.post("/chat/completions", build_request(request, model, stream=True),
                                          stream=True)
         parser = StreamParser()
-        try:
-            async for line in sse_data(response):
-                if line == b"[DONE]":
-                    break
-                chunk = orjson.loads(line)
-                if isinstance(chunk, dict) and chunk.get("error"):
+        async with contextlib.aclosing(json_chunks(response, self.name)) as chunks:
+            async for chunk in chunks:
+                if chunk.get("error"):
                     error = chunk["error"]
                     message = str(error.get("message") if isinstance(error, dict) else error)
                     raise UpstreamError(f"provider stream error: {message}", provider=self.name)
                 for event in parser.feed(chunk):
                     yield event
-        except httpx2.HTTPError as exc:
-            raise translate_openai_error(exc, self.name) from exc
-        except orjson.JSONDecodeError as exc:
-            raise UpstreamError("provider sent an invalid stream chunk", provider=self.name) from exc
-        finally:
-            await response.aclose()
-        if not parser.started:
-            raise UpstreamError("provider stream ended before any data", provider=self.name)
-        if parser.finish is None:
-            raise UpstreamError("provider stream ended without a finish reason", provider=self.name)
-        yield parser.end()
+        yield end_of_stream(parser, self.name)
 
     async def count_tokens(self, request: ChatRequest, model: str) -> int:
         # OpenAI has no counting endpoint; a rough estimate is what clients get elsewhere too.

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
+from typing import Any, Protocol
 
 import httpx2
+import orjson
+
+from adapters.providers.errors import translate_transport_error
+from domain.chat import StreamEnd
+from domain.errors import UpstreamError
 
 
 async def sse_data(response: httpx2.Response) -> AsyncIterator[bytes]:
@@ -26,3 +32,42 @@ async def sse_data(response: httpx2.Response) -> AsyncIterator[bytes]:
                 data.append(line[5:].lstrip(b" "))
     if data:
         yield b"\n".join(data)
+
+
+async def json_chunks(response: httpx2.Response, provider: str) -> AsyncGenerator[dict[str, Any], None]:
+    """Each SSE event's JSON object, until the body ends or `[DONE]`. Transport failures and
+    undecodable events become UpstreamErrors; the response is closed however iteration ends."""
+    try:
+        async for data in sse_data(response):
+            if data == b"[DONE]":
+                return
+            chunk = orjson.loads(data)
+            if isinstance(chunk, dict):
+                yield chunk
+    except httpx2.HTTPError as exc:
+        raise translate_transport_error(exc, provider) from exc
+    except orjson.JSONDecodeError as exc:
+        raise UpstreamError("provider sent an invalid stream event", provider=provider) from exc
+    finally:
+        await response.aclose()
+
+
+class StreamState(Protocol):
+    """What every family's stream parser knows once the provider's stream has ended."""
+
+    @property
+    def started(self) -> bool: ...
+
+    @property
+    def finish(self) -> object: ...
+
+    def end(self) -> StreamEnd: ...
+
+
+def end_of_stream(parser: StreamState, provider: str) -> StreamEnd:
+    """The final event of a stream that ended properly; a stream that stopped short is an error."""
+    if not parser.started:
+        raise UpstreamError("provider stream ended before any data", provider=provider)
+    if parser.finish is None:
+        raise UpstreamError("provider stream ended without a finish reason", provider=provider)
+    return parser.end()
