@@ -108,13 +108,18 @@ Embeddings
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
+import socket
+import threading
+import time
+from collections.abc import Iterator
 from typing import Any
 
 from entrypoints.fake_upstream.app import FakeUpstreamApp
 from entrypoints.fake_upstream.faults import FakeState
 
-__all__ = ["FakeState", "FakeUpstreamApp", "create_app", "serve"]
+__all__ = ["FakeState", "FakeUpstreamApp", "create_app", "running_in_thread", "serve"]
 
 
 def create_app(state: FakeState | None = None) -> FakeUpstreamApp:
@@ -147,3 +152,32 @@ def serve(host: str, port: int) -> None:
     import uvicorn
 
     uvicorn.Server(server_config(create_app(), host, port)).run()
+
+
+@contextlib.contextmanager
+def running_in_thread(state: FakeState | None = None, host: str = "127.0.0.1") -> Iterator[tuple[str, FakeState]]:
+    """Serve a fake upstream on a free port in a background thread while the block runs.
+
+    Yields (base URL, state): the state is the live one, so a test may reset or script it.
+    """
+    import uvicorn
+
+    state = state or FakeState()
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, 0))
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(server_config(create_app(state), host, port))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("fake upstream did not start")
+        time.sleep(0.01)
+    try:
+        yield f"http://{host}:{port}", state
+    finally:
+        server.should_exit = True
+        thread.join(timeout=5)
+        sock.close()

@@ -17,7 +17,6 @@ import shutil
 import socket
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -27,10 +26,9 @@ from typing import Any
 import httpx
 import orjson
 import pytest
-import uvicorn
 import yaml
 
-from entrypoints.fake_upstream import FakeState, create_app, server_config
+from entrypoints.fake_upstream import FakeState, running_in_thread
 
 READY_TIMEOUT_S = 20.0
 UPSTREAM_KEY = "test-key"
@@ -80,26 +78,9 @@ class FakeUpstream:
 
 @contextlib.contextmanager
 def running_fake_upstream() -> Iterator[FakeUpstream]:
-    """A fake upstream served by uvicorn in a background thread, for as long as the block runs."""
-    state = FakeState()
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(server_config(create_app(state), "127.0.0.1", port))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("fake upstream did not start")
-        time.sleep(0.01)
-    try:
-        yield FakeUpstream(f"http://127.0.0.1:{port}", state)
-    finally:
-        server.should_exit = True
-        thread.join(timeout=5)
-        sock.close()
+    """A fake upstream served in a background thread, for as long as the block runs."""
+    with running_in_thread() as (url, state):
+        yield FakeUpstream(url, state)
 
 
 @pytest.fixture(scope="session")
