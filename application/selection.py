@@ -101,11 +101,21 @@ class Selector:
     def __init__(self, settings: Settings, router: Router | None = None) -> None:
         self._settings = settings
         self._router = router
+        # The catalog of a family's providers only changes when a request overrides providers.
+        self._catalogs: dict[Family, Catalog] = {}
+
+    def _catalog(self, config: RequestConfig, family: Family, allowed: list[str]) -> Catalog:
+        if config.overridden:
+            return catalog_for(config, allowed)
+        catalog = self._catalogs.get(family)
+        if catalog is None:
+            catalog = self._catalogs[family] = catalog_for(config, allowed)
+        return catalog
 
     async def select(self, request: ChatRequest, family: Family, config: RequestConfig) -> Selection:
         allowed = allowed_providers(self._settings, config, family)
         manual = parse_manual(request.model, config, allowed)
-        catalog = catalog_for(config, allowed)
+        catalog = self._catalog(config, family, allowed)
         if manual is not None:
             # A manual choice falls back only when asked to; only then are alternatives worth ranking.
             may_fall_back = config.fallback.on_manual_override or config.fallback_requested
