@@ -6,6 +6,7 @@ Only this module (and the app factory it feeds) knows concrete adapters. Build o
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -14,15 +15,16 @@ import redis.asyncio as redis_asyncio
 from dependency_injector import containers, providers
 
 from adapters.memory.breaker_store import InMemoryBreakerStore
+from adapters.memory.keyed_cache import InMemoryResponseCache, InMemoryRouteCache
 from adapters.memory.rate_limiter import InMemoryRateLimiter
-from adapters.memory.response_cache import InMemoryResponseCache
 from adapters.providers.embeddings import OpenAIEmbedder
 from adapters.providers.factory import SdkProviderFactory, shared_http_client
 from adapters.redis.breaker_store import RedisBreakerStore
 from adapters.redis.client import close_redis, redis_client, redis_probe
+from adapters.redis.keyed_cache import RedisResponseCache, RedisRouteCache
 from adapters.redis.rate_limiter import RedisRateLimiter
-from adapters.redis.response_cache import RedisResponseCache
-from adapters.routing.params_file import load_estimator
+from adapters.routing.external import ExternalRouter
+from adapters.routing.params_file import DEFAULT_PARAMS_PATH, load_estimator
 from adapters.sql.credits import SqlCreditLedger
 from adapters.sql.engine import create_engine
 from adapters.sql.keys import SqlApiKeyStore
@@ -42,10 +44,11 @@ from application.model_selection import ModelSelectionService
 from application.providers import ProviderRegistry
 from application.request_config import base_config
 from application.response_cache import ResponseCaching, config_namespace
+from application.routing import BuiltinRouter, Guard, RoutingService
 from application.selection import Selector, catalog_for
 from application.settings import BreakerSettings, Settings
 from domain.breaker import BreakerPolicy
-from domain.catalog import Catalog
+from domain.catalog import Catalog, ModelInfo
 from domain.ports import BreakerStore
 from domain.routing import Router
 
@@ -86,6 +89,25 @@ async def _lifecycle(http_client: httpx2.AsyncClient, registry: ProviderRegistry
     await registry.aclose()
     await http_client.aclose()
     await close_redis(redis)
+
+
+def _params_version() -> str:
+    """The shipped router parameters' digest: cached decisions of other parameters are not reused."""
+    return hashlib.sha256(DEFAULT_PARAMS_PATH.read_bytes()).hexdigest()[:12]
+
+
+def _external_router(settings: Settings, http_client: httpx2.AsyncClient) -> ExternalRouter | None:
+    external = settings.model_router.external
+    if not external.url:
+        return None
+    return ExternalRouter(external.url, external.jwt_secret, external.timeout_ms / 1000, http_client)
+
+
+def _breaker_key_of(settings: Settings) -> Callable[[ModelInfo], str]:
+    """The breaker a model is guarded by: one per provider, or per provider:model (as ChatService)."""
+    if settings.fallback.breaker.per_model:
+        return lambda m: m.key
+    return lambda m: m.provider
 
 
 def _pricing_catalog(settings: Settings) -> Catalog:
@@ -201,9 +223,27 @@ class Container(containers.DeclarativeContainer):
     executor = providers.Singleton(Executor, breakers=breaker_store, breaker_policy=breaker_policy, clock=clock)
     estimator = providers.Singleton(load_estimator)
     router = providers.Singleton(Router, estimator=estimator)
-    selector = providers.Singleton(Selector, settings=settings, router=router)
-    model_selection = providers.Factory(ModelSelectionService, router=router,
-                                        default_cost_bias=settings.provided.model_router.cost_bias)
+    route_cache = providers.Selector(
+        store_kind,
+        redis=providers.Singleton(RedisRouteCache, client=redis, prefix=settings.provided.redis.key_prefix,
+                                  max_entries=settings.provided.model_router.cache.max_entries,
+                                  max_ttl_s=settings.provided.model_router.cache.ttl_s,
+                                  per_bucket=settings.provided.prompt_cache.semantic_candidates),
+        memory=providers.Singleton(InMemoryRouteCache, max_entries=settings.provided.model_router.cache.max_entries,
+                                   per_bucket=settings.provided.prompt_cache.semantic_candidates),
+    )
+    routing = providers.Singleton(
+        RoutingService,
+        builtin=providers.Singleton(BuiltinRouter, router=router, version=providers.Callable(_params_version)),
+        external=providers.Singleton(_external_router, settings, http_client),
+        guard=providers.Singleton(Guard, store=breaker_store, policy=breaker_policy, clock=clock,
+                                  key_of=providers.Callable(_breaker_key_of, settings)),
+        cache=route_cache, embedder=cache.embedder, cache_ttl_s=settings.provided.model_router.cache.ttl_s,
+        semantic_max_chars=settings.provided.prompt_cache.semantic_max_chars,
+    )
+    selector = providers.Singleton(Selector, settings=settings, router=router, routing=routing)
+    model_selection = providers.Factory(ModelSelectionService, routing=routing,
+                                        options=settings.provided.model_router)
     # Factory: cheap, and container overrides apply on every request.
     chat_service = providers.Factory(ChatService, settings=settings, registry=registry, executor=executor,
                                      selector=selector, base=base_request_config, cache=cache.response_caching)
@@ -211,7 +251,8 @@ class Container(containers.DeclarativeContainer):
         HealthService, settings=settings,
         probes=providers.Callable(_probes, settings, redis),
         embedded=providers.Callable(_embedded_components, settings),
-        sections=providers.Dict(breakers=providers.Callable(breaker_section, breaker_store)),
+        sections=providers.Dict(breakers=providers.Callable(breaker_section, breaker_store),
+                                routing=routing.provided.health),
     )
 
     lifecycle = providers.Resource(_lifecycle, http_client=http_client, registry=registry, redis=redis,

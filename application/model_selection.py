@@ -5,9 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from application.routing import Routed, RoutingService
+from application.settings import ModelRouterSettings
 from domain.catalog import ModelInfo
 from domain.errors import InvalidRequest
-from domain.routing import Router, RoutingDecision, RoutingInput, estimated_tokens
+from domain.routing import RoutingInput, estimated_tokens
 
 _NUMBER_FIELDS = ("input_per_mtok", "output_per_mtok", "cache_read_per_mtok", "cache_write_per_mtok", "quality")
 
@@ -65,21 +67,30 @@ def parse_query(body: dict[str, Any], default_cost_bias: float) -> ModelQuery:
 
 
 class ModelSelectionService:
-    def __init__(self, router: Router, default_cost_bias: float) -> None:
-        self._router = router
-        self.default_cost_bias = default_cost_bias
+    """The same routing path as a chat request (routing cache, external or built-in router), over
+    the caller's own candidate list; the YAML's `model_router` settings apply."""
 
-    def select(self, query: ModelQuery) -> RoutingDecision:
+    def __init__(self, routing: RoutingService, options: ModelRouterSettings) -> None:
+        self._routing = routing
+        self._options = options
+        self.default_cost_bias = options.cost_bias
+
+    async def select(self, query: ModelQuery) -> Routed:
         """The router's choice for the query (raises NoCapableModel, a 400, when none fits)."""
         inp = RoutingInput(prompt=query.prompt, needs_tools=query.needs_tools,
                            estimated_tokens=estimated_tokens(query.prompt))
-        return self._router.choose(query.models, inp, query.cost_bias)
+        return await self._routing.route(query.models, inp, query.cost_bias, self._options)
 
 
-def decision_body(decision: RoutingDecision) -> dict[str, Any]:
-    return {
+def decision_body(routed: Routed) -> dict[str, Any]:
+    decision = routed.decision
+    body: dict[str, Any] = {
         "provider": decision.model.provider,
         "model": decision.model.model,
         "alternatives": [{"provider": m.provider, "model": m.model} for m in decision.alternatives],
-        "difficulty": round(decision.difficulty, 4),
+        "difficulty": None if decision.difficulty is None else round(decision.difficulty, 4),
+        "source": routed.source,
     }
+    if routed.cache_tier is not None:
+        body["cache_tier"] = routed.cache_tier
+    return body

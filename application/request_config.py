@@ -98,11 +98,31 @@ def _merge_providers(providers: dict[str, ProviderSettings], overrides: Any) -> 
     return merged, frozenset(overrides)
 
 
+# Server-only fields a request body may not set: where the gateway sends its router JWT, and
+# the size of a shared store.
+_SERVER_ONLY = {"model_router": (("external",), ("cache", "max_entries"))}
+
+
+def _refuse_server_only(body: dict[str, Any]) -> None:
+    for name, paths in _SERVER_ONLY.items():
+        override = body.get(name)
+        if not isinstance(override, dict):
+            continue
+        for path in paths:
+            node: Any = override
+            for part in path:
+                node = node.get(part) if isinstance(node, dict) else None
+            if node is not None:
+                param = ".".join((name, *path))
+                raise InvalidRequest(f"{param} can only be set in the server configuration", param=param)
+
+
 def resolve(settings: Settings, body: dict[str, Any], base: RequestConfig | None = None) -> RequestConfig:
     """The configuration for one request. Without overrides this is the shared base object."""
     base = base or base_config(settings)
     if not any(body.get(field) is not None for field in OVERRIDE_FIELDS):
         return base
+    _refuse_server_only(body)
     providers, overridden = _merge_providers(base.providers, body.get("provider_configs"))
     return RequestConfig(
         providers=providers,

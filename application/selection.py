@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from application.request_config import RequestConfig
+from application.routing import BuiltinRouter, RoutingService
 from application.settings import Family, Settings
 from domain.catalog import Catalog, ModelInfo, base_model_name
 from domain.chat import ChatRequest
@@ -35,6 +36,7 @@ class Selection:
     manual: bool = False
     difficulty: float | None = None  # the router's estimate, when it chose
     notes: list[str] = field(default_factory=list)
+    routing_cache: str | None = None  # exact / semantic / miss when the routing cache was consulted
 
 
 def catalog_for(config: RequestConfig, provider_names: list[str]) -> Catalog:
@@ -96,11 +98,15 @@ def _dated_variant(name: str, models: Mapping[str, object]) -> bool:
 
 class Selector:
     """Picks the targets for a request: a manual `provider:model` as given, else the router's
-    choice under `cost_bias`; then alternatives in the order a fallback should try them."""
+    choice under `cost_bias` (through `RoutingService`: routing cache, external or built-in
+    router); then alternatives in the order a fallback should try them."""
 
-    def __init__(self, settings: Settings, router: Router | None = None) -> None:
+    def __init__(self, settings: Settings, router: Router | None = None, routing: RoutingService | None = None) -> None:
         self._settings = settings
-        self._router = router
+        if routing is None and router is not None:
+            routing = RoutingService(BuiltinRouter(router))
+        self._routing = routing
+        self._router = routing.builtin if routing is not None else router
         # The catalog of a family's providers only changes when a request overrides providers.
         self._catalogs: dict[Family, Catalog] = {}
 
@@ -121,12 +127,15 @@ class Selector:
             may_fall_back = config.fallback.on_manual_override or config.fallback_requested
             alternatives = self._alternatives(manual, catalog, request, config) if may_fall_back else []
             return Selection(targets=[manual, *alternatives], source="manual_override", manual=True)
-        if self._router is not None and config.model_router.enabled:
+        if self._routing is not None and config.model_router.enabled:
             models = self._routable(catalog, config)
             if models:
-                decision = self._router.choose(models, routing_input(request), config.model_router.cost_bias)
+                options = config.model_router
+                routed = await self._routing.route(models, routing_input(request), options.cost_bias, options)
+                decision = routed.decision
                 targets = [Target(m.provider, m.model) for m in (decision.model, *decision.alternatives)]
-                return Selection(targets=targets, source="router", difficulty=decision.difficulty)
+                return Selection(targets=targets, source=routed.source, difficulty=decision.difficulty,
+                                 notes=routed.notes, routing_cache=routed.cache_tier)
         default = self._default_target(config, allowed)
         return Selection(targets=[default, *self._alternatives(default, catalog, request, config)], source="default")
 

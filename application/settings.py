@@ -83,9 +83,19 @@ class ServerSettings(Strict):
 
 
 class ExternalRouterSettings(Strict):
+    # An HTTP(S) routing service (adapters/routing/external.py); empty: the built-in router only.
     url: str = ""
     jwt_secret: str = ""
     timeout_ms: int = Field(500, gt=0)
+
+    @model_validator(mode="after")
+    def _url_and_secret(self) -> ExternalRouterSettings:
+        if self.url:
+            if not self.url.startswith(("http://", "https://")):
+                raise ValueError("url must start with http:// or https://")
+            if not self.jwt_secret:
+                raise ValueError("jwt_secret is required when url is set (requests are signed with it)")
+        return self
 
 
 class RoutingCacheSettings(Strict):
@@ -253,6 +263,13 @@ class Settings(Strict):
         name = self.embeddings.provider
         if name and (name not in self.providers or self.providers[name].kind != "openai"):
             raise ValueError(f"embeddings.provider {name!r} must name a provider of kind openai")
+        return self
+
+    @model_validator(mode="after")
+    def _semantic_routing_needs_embeddings(self) -> Settings:
+        cache = self.model_router.cache
+        if cache.enabled and cache.semantic and not self.embeddings.provider:
+            raise ValueError("model_router.cache.semantic needs embeddings.provider (an openai-kind provider)")
         return self
 
     @model_validator(mode="after")

@@ -31,7 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from loadgen import Result, build_request, open_loop
 from run import BIN, free_port, wait_ready
 
-from adapters.memory.response_cache import InMemoryResponseCache
+from adapters.memory.keyed_cache import InMemoryResponseCache
 from adapters.wire.cache_residue import residue
 from adapters.wire.openai_chat import parse_request
 from adapters.wire.openai_response import encode_response

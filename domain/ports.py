@@ -9,15 +9,18 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol, TypeVar, runtime_checkable
 
 from domain.breaker import BreakerPolicy, BreakerSnapshot
 from domain.cache_key import CachedResponse
+from domain.catalog import ModelInfo
 from domain.chat import ChatRequest, ChatResponse, StreamEvent
 from domain.credits import CreditBalance, CreditTransaction, Grant
 from domain.keys import ApiKey
 from domain.payments import CheckoutRequest, CheckoutSession, PaymentEvent
 from domain.ratelimit import RateDecision
+from domain.route_cache import CachedRoute
+from domain.routing import RoutingDecision, RoutingInput
 from domain.usage import UsageRecord, UsageStats
 
 
@@ -61,9 +64,32 @@ class BreakerStore(Protocol):
 
     async def record(self, key: str, success: bool, policy: BreakerPolicy, now: float) -> BreakerSnapshot: ...
 
+    async def snapshot(self, key: str) -> BreakerSnapshot:
+        """The current state of one key, read only (closed when never seen)."""
+        ...
+
     async def snapshots(self) -> dict[str, BreakerSnapshot]: ...
 
     def status(self) -> dict[str, object]: ...
+
+
+# --- model routing ----------------------------------------------------------------------------
+
+
+class ModelRouter(Protocol):
+    """Chooses one model (and the fallback order of the others) among capable candidates.
+
+    The built-in adapter is `domain.routing.Router` behind `application.routing.BuiltinRouter`;
+    `adapters.routing.external.ExternalRouter` asks a service over HTTP. Raises
+    `domain.errors.NoCapableModel` when no candidate fits, `UpstreamError` when it cannot decide.
+    """
+
+    @property
+    def router_id(self) -> str:
+        """Names the decision function: cached decisions are keyed by it."""
+        ...
+
+    async def route(self, models: Sequence[ModelInfo], inp: RoutingInput, cost_bias: float) -> RoutingDecision: ...
 
 
 # --- metering: keys, limits, usage, credits, payments ------------------------------------------
@@ -150,30 +176,36 @@ class PaymentEvents(Protocol):
     def parse(self, payload: bytes, signature: str | None) -> PaymentEvent | None: ...
 
 
-# --- prompt-response cache ------------------------------------------------------------------
+# --- caches: prompt responses, routing decisions ---------------------------------------------
 
 
-class ResponseCache(Protocol):
-    """Complete chat responses by exact key (`domain.cache_key.exact_key`), expiring after their
-    TTL, with a bound on the number of entries (least recently used evicted first), and a
-    semantic index: per bucket (`semantic_bucket`) at most a fixed number of the most recent
-    unit vectors, so `nearest` costs O(candidates x dimensions) whatever the cache holds.
+Entry = TypeVar("Entry")
+
+
+class KeyedCache(Protocol[Entry]):
+    """Entries (chat responses, routing decisions) by exact key (64 hex characters), expiring
+    after their TTL, with a bound on the number of entries (least recently used evicted first),
+    and a semantic index: per bucket at most a fixed number of the most recent unit vectors, so
+    `nearest` costs O(candidates x dimensions) whatever the cache holds.
 
     A store whose backend is unreachable answers as a miss and drops writes, saying so in
     `status()`: the cache never fails a request.
     """
 
-    async def get(self, key: str) -> CachedResponse | None: ...
+    async def get(self, key: str) -> Entry | None: ...
 
-    async def put(self, key: str, entry: CachedResponse, ttl_s: float, *, bucket: str | None = None,
+    async def put(self, key: str, entry: Entry, ttl_s: float, *, bucket: str | None = None,
                   vector: Sequence[float] | None = None) -> None: ...
 
-    async def nearest(self, bucket: str, vector: Sequence[float],
-                      threshold: float) -> tuple[CachedResponse, float] | None: ...
+    async def nearest(self, bucket: str, vector: Sequence[float], threshold: float) -> tuple[Entry, float] | None: ...
 
     async def size(self) -> int: ...
 
     def status(self) -> dict[str, object]: ...
+
+
+ResponseCache = KeyedCache[CachedResponse]  # the prompt-response cache
+RouteCache = KeyedCache[CachedRoute]  # the routing-decision cache
 
 
 class Embedder(Protocol):

@@ -52,6 +52,7 @@ __all__ = [
     "RoutingDecision",
     "RoutingInput",
     "capable",
+    "decision_for",
     "estimated_tokens",
     "ladder",
     "qualities",
@@ -82,7 +83,7 @@ class RoutingInput:
 class RoutingDecision:
     model: ModelInfo
     alternatives: tuple[ModelInfo, ...]  # the other capable models, in fallback order
-    difficulty: float  # the estimator's score for the prompt, in [0, 1]
+    difficulty: float | None  # the estimator's score for the prompt, in [0, 1]; None if not estimated
 
 
 def estimated_tokens(text: str) -> int:
@@ -176,6 +177,14 @@ def _fallback_order(chosen: ModelInfo, q_chosen: float, others: list[tuple[Model
     return tuple(m for m, _ in sorted(others, key=key) if m is not chosen)
 
 
+def decision_for(chosen: ModelInfo, pool: Sequence[ModelInfo], difficulty: float | None) -> RoutingDecision:
+    """`chosen` (one of the capable `pool`), with the rest of the pool in fallback order."""
+    qs = qualities(pool)
+    q_chosen = qs[list(pool).index(chosen)]
+    others = [(m, q) for m, q in zip(pool, qs, strict=True) if m is not chosen]
+    return RoutingDecision(model=chosen, alternatives=_fallback_order(chosen, q_chosen, others), difficulty=difficulty)
+
+
 class Router:
     """Chooses a model per request: `choose(models, inp, cost_bias)` (module doc for the rule)."""
 
@@ -216,9 +225,4 @@ class Router:
         difficulty = min(1.0, max(0.0, self._estimator.score(inp.prompt, inp.turns)))
         steps = self.thresholds(pool)
         index = self.rung([off for _, off in steps], difficulty, cost_bias)
-        chosen = steps[index][0]
-        qs = qualities(pool)
-        q_chosen = qs[pool.index(chosen)]
-        others = [(m, q) for m, q in zip(pool, qs, strict=True) if m is not chosen]
-        return RoutingDecision(model=chosen, alternatives=_fallback_order(chosen, q_chosen, others),
-                               difficulty=difficulty)
+        return decision_for(steps[index][0], pool, difficulty)

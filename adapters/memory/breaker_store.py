@@ -28,6 +28,9 @@ class InMemoryBreakerStore:
         self._state[key] = snap
         return snap
 
+    async def snapshot(self, key: str) -> BreakerSnapshot:
+        return self._state.get(key, CLOSED)
+
     async def snapshots(self) -> dict[str, BreakerSnapshot]:
         return dict(self._state)
 

@@ -146,6 +146,14 @@ class RedisBreakerStore:
                 self._degrade(exc)
         return self._local.record_now(key, success, policy, now)
 
+    async def snapshot(self, key: str) -> BreakerSnapshot:
+        if self._usable():
+            try:
+                return _snapshot(await self._read(keys=[self._prefix + key]))
+            except RedisError as exc:
+                self._degrade(exc)
+        return await self._local.snapshot(key)
+
     async def snapshots(self) -> dict[str, BreakerSnapshot]:
         if self._usable():
             try:

@@ -15,5 +15,5 @@ def register(router: Router) -> None:
 
 async def select_model(request: Request, selection: ModelSelectionService) -> Response:
     body = await read_json(request, 1024 * 1024)
-    decision = selection.select(parse_query(body, selection.default_cost_bias))
-    return json_response(decision_body(decision), headers=[(b"x-adaptive-selection", b"router")])
+    routed = await selection.select(parse_query(body, selection.default_cost_bias))
+    return json_response(decision_body(routed), headers=[(b"x-adaptive-selection", routed.source.encode())])

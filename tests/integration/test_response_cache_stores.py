@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 import redis.asyncio as redis_asyncio
 
-from adapters.memory.response_cache import InMemoryResponseCache
-from adapters.redis.response_cache import RedisResponseCache
+from adapters.memory.keyed_cache import InMemoryResponseCache
+from adapters.redis.keyed_cache import RedisResponseCache
 from domain.cache_key import CachedResponse
 from domain.chat import ChatResponse, TextPart, ThinkingPart, Usage
 

@@ -12,7 +12,7 @@ import openai
 import orjson
 import pytest
 
-from adapters.memory.response_cache import InMemoryResponseCache
+from adapters.memory.keyed_cache import InMemoryResponseCache
 from adapters.wire import anthropic_stream, gemini_stream, openai_response
 from application.response_cache import CacheHit, ResponseCaching
 from application.settings import PromptCacheSettings, Settings

@@ -9,7 +9,7 @@ import pytest
 
 import application.response_cache as response_cache_module
 from adapters.memory.breaker_store import InMemoryBreakerStore
-from adapters.memory.response_cache import InMemoryResponseCache
+from adapters.memory.keyed_cache import InMemoryResponseCache
 from adapters.system_clock import SystemClock
 from application.access import Principal
 from application.chat import ChatCall, ChatService

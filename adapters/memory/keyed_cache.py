@@ -1,4 +1,4 @@
-"""The prompt-response cache in this process: the embedded default (no Redis configured).
+"""The prompt-response and routing-decision caches in this process: the embedded default.
 
 An LRU of entries with per-entry expiry, plus a small vector index per semantic bucket holding
 the `per_bucket` most recent unit vectors. A semantic lookup scans one bucket only:
@@ -10,24 +10,28 @@ from __future__ import annotations
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
+from typing import Generic, TypeVar
 
 from domain.cache_key import CachedResponse, best_match, normalized
+from domain.route_cache import CachedRoute
+
+E = TypeVar("E")
 
 
-class InMemoryResponseCache:
+class InMemoryKeyedCache(Generic[E]):
     def __init__(self, max_entries: int = 10_000, per_bucket: int = 32,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self._max = max_entries
         self._per_bucket = per_bucket
         self._clock = clock
         # key -> (expires at, entry, bucket); order = least recently used first
-        self._entries: OrderedDict[str, tuple[float, CachedResponse, str | None]] = OrderedDict()
+        self._entries: OrderedDict[str, tuple[float, E, str | None]] = OrderedDict()
         self._buckets: dict[str, OrderedDict[str, tuple[float, ...]]] = {}
 
-    async def get(self, key: str) -> CachedResponse | None:
+    async def get(self, key: str) -> E | None:
         return self.get_now(key)
 
-    def get_now(self, key: str) -> CachedResponse | None:
+    def get_now(self, key: str) -> E | None:
         found = self._entries.get(key)
         if found is None:
             return None
@@ -37,7 +41,7 @@ class InMemoryResponseCache:
         self._entries.move_to_end(key)
         return found[1]
 
-    async def put(self, key: str, entry: CachedResponse, ttl_s: float, *, bucket: str | None = None,
+    async def put(self, key: str, entry: E, ttl_s: float, *, bucket: str | None = None,
                   vector: Sequence[float] | None = None) -> None:
         if key in self._entries:
             self._drop(key)
@@ -51,7 +55,7 @@ class InMemoryResponseCache:
             self._drop(next(iter(self._entries)))
 
     async def nearest(self, bucket: str, vector: Sequence[float],
-                      threshold: float) -> tuple[CachedResponse, float] | None:
+                      threshold: float) -> tuple[E, float] | None:
         index = self._buckets.get(bucket)
         if not index:
             return None
@@ -75,3 +79,11 @@ class InMemoryResponseCache:
                 index.pop(key, None)
                 if not index:
                     del self._buckets[bucket]
+
+
+class InMemoryResponseCache(InMemoryKeyedCache[CachedResponse]):
+    """Chat responses (ports.ResponseCache)."""
+
+
+class InMemoryRouteCache(InMemoryKeyedCache[CachedRoute]):
+    """Routing decisions (ports.RouteCache)."""

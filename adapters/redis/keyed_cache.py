@@ -1,9 +1,10 @@
-"""The prompt-response cache in Redis, shared by every gateway instance.
+"""The prompt-response and routing-decision caches in Redis, shared by every gateway instance.
 
-Keys (under the configured prefix):
-  rc:e:<key>     the entry (JSON), expiring after its TTL
-  rc:lru         sorted set key -> last use (ms): the size bound evicts the least recently used
-  rc:v:<bucket>  list of the `per_bucket` most recent (key, float16 unit vector) of a semantic
+One store shape, two namespaces: `rc` holds chat responses, `rt` routing decisions; each entry
+type brings its codec. Keys (under the configured prefix, `ns` being the namespace):
+  ns:e:<key>     the entry (JSON), expiring after its TTL
+  ns:lru         sorted set key -> last use (ms): the size bound evicts the least recently used
+  ns:v:<bucket>  list of the `per_bucket` most recent (key, float16 unit vector) of a semantic
                  bucket, newest first, expiring with its newest entry
 
 A write (SET + index + trim + eviction) and a read (GET + touch) are each one Lua script, so one
@@ -19,8 +20,8 @@ from __future__ import annotations
 import logging
 import struct
 import time
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, Generic, TypeVar
 
 import orjson
 import redis.asyncio as redis_asyncio
@@ -28,9 +29,11 @@ from redis.exceptions import RedisError
 
 from domain.cache_key import CachedResponse, best_match, normalized
 from domain.chat import ChatResponse, FinishReason, Part, TextPart, ThinkingPart, ToolCall, Usage
+from domain.route_cache import CachedRoute
 
 log = logging.getLogger(__name__)
 KEY_CHARS = 64  # exact keys are hex SHA-256
+E = TypeVar("E")
 
 _GET = """
 local value = redis.call('GET', KEYS[1])
@@ -96,6 +99,23 @@ def decode_entry(data: bytes) -> CachedResponse | None:
         return None
 
 
+def encode_route(entry: CachedRoute) -> bytes:
+    return orjson.dumps({"v": 1, "model": entry.model, "alternatives": list(entry.alternatives),
+                         "difficulty": entry.difficulty, "decided_by": entry.decided_by, "stored_at": entry.stored_at})
+
+
+def decode_route(data: bytes) -> CachedRoute | None:
+    try:
+        raw = orjson.loads(data)
+        difficulty = raw["difficulty"]
+        return CachedRoute(model=str(raw["model"]), alternatives=tuple(str(a) for a in raw["alternatives"]),
+                           difficulty=None if difficulty is None else float(difficulty),
+                           decided_by=str(raw["decided_by"]), stored_at=float(raw["stored_at"]))
+    except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+        log.warning("dropping an unreadable routing-cache entry: %s", exc)
+        return None
+
+
 def pack_vector(key: str, vector: Sequence[float]) -> bytes:
     unit = normalized(vector)
     return key.encode() + struct.pack(f"<{len(unit)}e", *unit)
@@ -106,13 +126,17 @@ def unpack_vector(item: bytes) -> tuple[str, tuple[float, ...]]:
     return item[:KEY_CHARS].decode(), struct.unpack(f"<{len(body) // 2}e", body)
 
 
-class RedisResponseCache:
-    def __init__(self, client: redis_asyncio.Redis, prefix: str = "adaptive-proxy:", *, max_entries: int = 10_000,
+class RedisKeyedCache(Generic[E]):
+    def __init__(self, client: redis_asyncio.Redis, prefix: str, *, namespace: str, what: str,
+                 encode: Callable[[E], bytes], decode: Callable[[bytes], E | None], max_entries: int = 10_000,
                  max_ttl_s: float = 3600, per_bucket: int = 32, retry_after_s: float = 5.0) -> None:
         self._redis = client
-        self._entry_prefix = f"{prefix}rc:e:"
-        self._lru = f"{prefix}rc:lru"
-        self._bucket_prefix = f"{prefix}rc:v:"
+        self._entry_prefix = f"{prefix}{namespace}:e:"
+        self._lru = f"{prefix}{namespace}:lru"
+        self._bucket_prefix = f"{prefix}{namespace}:v:"
+        self._what = what
+        self._encode = encode
+        self._decode = decode
         self._max = max_entries
         self._max_ttl_ms = int(max_ttl_s * 1000)
         self._per_bucket = per_bucket
@@ -127,11 +151,11 @@ class RedisResponseCache:
 
     def _degrade(self, exc: RedisError) -> None:
         if self._usable():
-            log.warning("redis unreachable for the response cache, serving misses: %s", type(exc).__name__)
+            log.warning("redis unreachable for the %s, serving misses: %s", self._what, type(exc).__name__)
         self._down_until = time.monotonic() + self._retry_after_s
         self._last_error = type(exc).__name__
 
-    async def get(self, key: str) -> CachedResponse | None:
+    async def get(self, key: str) -> E | None:
         if not self._usable():
             return None
         try:
@@ -139,14 +163,14 @@ class RedisResponseCache:
         except RedisError as exc:
             self._degrade(exc)
             return None
-        return decode_entry(data) if data else None
+        return self._decode(data) if data else None
 
-    async def put(self, key: str, entry: CachedResponse, ttl_s: float, *, bucket: str | None = None,
+    async def put(self, key: str, entry: E, ttl_s: float, *, bucket: str | None = None,
                   vector: Sequence[float] | None = None) -> None:
         if not self._usable() or len(key) != KEY_CHARS:
             return
         keys = [self._entry_prefix + key, self._lru]
-        args: list[Any] = [key, encode_entry(entry), _now_ms(), max(1, int(ttl_s * 1000)), self._max,
+        args: list[Any] = [key, self._encode(entry), _now_ms(), max(1, int(ttl_s * 1000)), self._max,
                            max(self._max_ttl_ms, int(ttl_s * 1000)), self._entry_prefix]
         if bucket is not None and vector is not None:
             keys.append(self._bucket_prefix + bucket)
@@ -157,7 +181,7 @@ class RedisResponseCache:
             self._degrade(exc)
 
     async def nearest(self, bucket: str, vector: Sequence[float],
-                      threshold: float) -> tuple[CachedResponse, float] | None:
+                      threshold: float) -> tuple[E, float] | None:
         if not self._usable():
             return None
         try:
@@ -187,3 +211,19 @@ class RedisResponseCache:
 
 def _now_ms() -> int:
     return int(time.time() * 1000)
+
+
+class RedisResponseCache(RedisKeyedCache[CachedResponse]):
+    """Chat responses (ports.ResponseCache), under `rc:`."""
+
+    def __init__(self, client: redis_asyncio.Redis, prefix: str = "adaptive-proxy:", **options: Any) -> None:
+        super().__init__(client, prefix, namespace="rc", what="response cache", encode=encode_entry,
+                         decode=decode_entry, **options)
+
+
+class RedisRouteCache(RedisKeyedCache[CachedRoute]):
+    """Routing decisions (ports.RouteCache), under `rt:`."""
+
+    def __init__(self, client: redis_asyncio.Redis, prefix: str = "adaptive-proxy:", **options: Any) -> None:
+        super().__init__(client, prefix, namespace="rt", what="routing cache", encode=encode_route,
+                         decode=decode_route, **options)

@@ -1,0 +1,175 @@
+"""Routing a request to a model: the routing-decision cache, then the external or built-in router.
+
+`RoutingService.route(models, inp, cost_bias, options)`:
+1. Routing cache (`model_router.cache`, on by default): the exact key of the decision inputs
+   (`domain.route_cache.route_key`), then — with `semantic: true` and an embedder — the nearest
+   stored prompt of the same bucket above `semantic_threshold`. A cached choice is reused only if
+   it is still a capable candidate and its provider's breaker is not open; otherwise it is skipped
+   and the request is routed afresh. Sources `cache_exact` / `cache_semantic`.
+2. The external router, when configured, guarded by its own breaker (`router:external` in
+   /health): a failure, timeout or unusable answer counts against it and the built-in router
+   decides instead. Source `external`.
+3. The built-in router. Source `router`.
+Only the configured router's own decisions are stored: a built-in decision made because the
+external router failed is not, so the external router is asked again next time.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+from application.settings import ModelRouterSettings
+from domain.breaker import BreakerPolicy, is_open
+from domain.cache_key import CacheTier
+from domain.catalog import ModelInfo
+from domain.errors import NoCapableModel, ProxyError, UpstreamError
+from domain.ports import BreakerStore, Clock, Embedder, ModelRouter, RouteCache
+from domain.route_cache import rebuild, route_bucket, route_key, to_entry
+from domain.routing import Router, RoutingDecision, RoutingInput
+
+log = logging.getLogger(__name__)
+RoutedBy = Literal["router", "external", "cache_exact", "cache_semantic"]
+EXTERNAL_BREAKER = "router:external"
+
+
+class BuiltinRouter:
+    """`domain.routing.Router` as a `ModelRouter`: its decision is pure and takes no I/O."""
+
+    def __init__(self, router: Router, version: str = "") -> None:
+        self._router = router
+        self._id = f"builtin:{version}" if version else "builtin"
+
+    @property
+    def router(self) -> Router:
+        return self._router
+
+    @property
+    def router_id(self) -> str:
+        return self._id
+
+    async def route(self, models: Sequence[ModelInfo], inp: RoutingInput, cost_bias: float) -> RoutingDecision:
+        return self._router.choose(models, inp, cost_bias)
+
+
+@dataclass(slots=True)
+class Routed:
+    decision: RoutingDecision
+    source: RoutedBy
+    cache_tier: CacheTier | None = None  # exact / semantic / miss when the routing cache was in play
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class Guard:
+    """The breakers the routing path reads and writes, and how a model maps to its breaker key."""
+
+    store: BreakerStore
+    policy: BreakerPolicy
+    clock: Clock
+    key_of: Callable[[ModelInfo], str] = lambda m: m.provider
+
+
+class RoutingService:
+    def __init__(self, builtin: BuiltinRouter, *, external: ModelRouter | None = None, guard: Guard | None = None,
+                 cache: RouteCache | None = None, embedder: Embedder | None = None,
+                 cache_ttl_s: float = 3600, semantic_max_chars: int = 8000) -> None:
+        if (external is not None or cache is not None) and guard is None:
+            raise ValueError("an external router or a routing cache needs the breaker guard")
+        self._builtin = builtin
+        self._external = external
+        self._guard = guard
+        self._cache = cache
+        self._embedder = embedder
+        self._max_ttl_s = cache_ttl_s
+        self._max_chars = semantic_max_chars
+
+    @property
+    def builtin(self) -> Router:
+        return self._builtin.router
+
+    async def health(self) -> dict[str, object]:
+        """For /health: which router decides, the external router's breaker, the cache's store."""
+        report: dict[str, object] = {"router": (self._external or self._builtin).router_id}
+        if self._external is not None and self._guard is not None:
+            report["external_breaker"] = (await self._guard.store.snapshot(EXTERNAL_BREAKER)).state
+        if self._cache is not None:
+            report["cache"] = {**self._cache.status(), "entries": await self._cache.size(),
+                               "semantic": self._embedder is not None}
+        return report
+
+    async def route(self, models: Sequence[ModelInfo], inp: RoutingInput, cost_bias: float,
+                    options: ModelRouterSettings) -> Routed:
+        primary = self._external or self._builtin
+        cache = self._cache if options.cache.enabled else None
+        if cache is None:
+            return await self._decide(models, inp, cost_bias)
+        notes: list[str] = []
+        key = route_key(models, inp, cost_bias, primary.router_id)
+        entry = await cache.get(key)
+        if entry is not None:
+            hit = await self._usable(rebuild(entry, models, inp), notes)
+            if hit is not None:
+                return Routed(hit, "cache_exact", "exact", notes)
+        bucket, vector = None, None
+        if options.cache.semantic and self._embedder is not None and inp.prompt:
+            bucket = route_bucket(models, inp, cost_bias, primary.router_id)
+            vector = await self._embed(inp.prompt[-self._max_chars:], notes)
+            found = await cache.nearest(bucket, vector, options.cache.semantic_threshold) if vector else None
+            if found is not None:
+                hit = await self._usable(rebuild(found[0], models, inp), notes)
+                if hit is not None:
+                    return Routed(hit, "cache_semantic", "semantic", notes)
+        routed = await self._decide(models, inp, cost_bias)
+        routed.notes[:0] = notes
+        routed.cache_tier = "miss"
+        if routed.source == ("external" if self._external is not None else "router"):
+            entry = to_entry(routed.decision, routed.source, self._now())
+            await cache.put(key, entry, min(options.cache.ttl_s, self._max_ttl_s),
+                            bucket=bucket if vector else None, vector=vector)
+        return routed
+
+    async def _decide(self, models: Sequence[ModelInfo], inp: RoutingInput, cost_bias: float) -> Routed:
+        notes: list[str] = []
+        if self._external is not None and self._guard is not None:
+            guard = self._guard
+            if await guard.store.admit(EXTERNAL_BREAKER, guard.policy, guard.clock.now()):
+                try:
+                    decision = await self._external.route(models, inp, cost_bias)
+                except NoCapableModel:
+                    raise
+                except UpstreamError as exc:
+                    await guard.store.record(EXTERNAL_BREAKER, False, guard.policy, guard.clock.now())
+                    log.warning("external router failed, the built-in router decides: %s", exc.message)
+                    notes.append(f"external router failed: {exc.message}")
+                else:
+                    await guard.store.record(EXTERNAL_BREAKER, True, guard.policy, guard.clock.now())
+                    return Routed(decision, "external", notes=notes)
+            else:
+                notes.append("external router skipped: its breaker is open")
+        return Routed(await self._builtin.route(models, inp, cost_bias), "router", notes=notes)
+
+    async def _usable(self, decision: RoutingDecision | None, notes: list[str]) -> RoutingDecision | None:
+        """A cached decision, unless its choice no longer fits or its provider's breaker is open."""
+        if decision is None or self._guard is None:
+            return decision
+        guard = self._guard
+        key = guard.key_of(decision.model)
+        if is_open(await guard.store.snapshot(key), guard.policy, guard.clock.now()):
+            notes.append(f"cached choice {decision.model.key} skipped: breaker {key} is open")
+            return None
+        return decision
+
+    async def _embed(self, text: str, notes: list[str]) -> list[float] | None:
+        assert self._embedder is not None
+        try:
+            return (await self._embedder.embed([text]))[0]
+        except ProxyError as exc:  # no embedding: exact-only for this request, never a failure
+            log.warning("embedding failed, semantic routing cache skipped: %s", exc.message)
+            notes.append("semantic routing cache skipped: embedding failed")
+            return None
+
+    def _now(self) -> float:
+        return self._guard.clock.now() if self._guard is not None else 0.0

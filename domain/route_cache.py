@@ -1,0 +1,88 @@
+"""Routing-decision cache rules: the key of a decision, what is stored, and when it may be reused.
+
+Pure functions; the stores (ports.RouteCache, the same store shapes as the response cache) and
+the use case (application.routing) build on them.
+
+A decision depends on the prompt, the conversation's turns, its hard needs (tools, vision), the
+`cost_bias`, the candidate models with every catalog field that the policy reads (prices,
+quality, context window, capabilities), and which router decides (the built-in estimator's
+version, or the external router's URL). The exact key is the SHA-256 of all of these; the
+semantic bucket is the same digest without the prompt, so a semantic hit can only come from a
+decision made for the same candidates, needs, bias and router.
+
+An entry stores model ids, never ModelInfo: a reused decision is rebuilt from the request's own
+candidates (`rebuild`), and is not reused when its chosen model is no longer a capable candidate.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from dataclasses import astuple, dataclass
+
+from domain.catalog import ModelInfo
+from domain.errors import NoCapableModel
+from domain.routing import RoutingDecision, RoutingInput, capable
+
+KEY_VERSION = 1
+
+
+@dataclass(frozen=True, slots=True)
+class CachedRoute:
+    """A stored decision: the chosen model and its alternatives as `provider:model` ids."""
+
+    model: str
+    alternatives: tuple[str, ...]
+    difficulty: float | None
+    decided_by: str  # "router" or "external": who made the decision that was stored
+    stored_at: float = 0.0
+
+    @property
+    def provider(self) -> str:
+        return self.model.partition(":")[0]
+
+
+def _digest(payload: object) -> str:
+    text = json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _context(models: Sequence[ModelInfo], inp: RoutingInput, cost_bias: float, router_id: str) -> list[object]:
+    return [KEY_VERSION, router_id, round(cost_bias, 6), inp.turns, inp.needs_tools, inp.needs_vision,
+            sorted(astuple(m) for m in models)]
+
+
+def route_key(models: Sequence[ModelInfo], inp: RoutingInput, cost_bias: float, router_id: str) -> str:
+    """The exact key (64 hex characters) of a decision."""
+    return _digest([*_context(models, inp, cost_bias, router_id), inp.prompt])
+
+
+def route_bucket(models: Sequence[ModelInfo], inp: RoutingInput, cost_bias: float, router_id: str) -> str:
+    """The semantic bucket: everything of the key but the prompt."""
+    return _digest(_context(models, inp, cost_bias, router_id))
+
+
+def to_entry(decision: RoutingDecision, decided_by: str, stored_at: float) -> CachedRoute:
+    return CachedRoute(model=decision.model.key, alternatives=tuple(m.key for m in decision.alternatives),
+                       difficulty=decision.difficulty, decided_by=decided_by, stored_at=stored_at)
+
+
+def rebuild(entry: CachedRoute, models: Sequence[ModelInfo], inp: RoutingInput) -> RoutingDecision | None:
+    """The stored decision over this request's candidates; None when its choice no longer fits.
+
+    The chosen model must still be a capable candidate (a semantic neighbour's prompt may have been
+    shorter than this one). Alternatives keep their stored order; capable candidates the entry
+    does not name (it cannot, for an exact key; a semantic one might) follow in catalog order.
+    """
+    try:
+        fitting = capable(models, inp)
+    except NoCapableModel:  # the caller's own routing reports it
+        return None
+    by_key = {m.key: m for m in fitting}
+    chosen = by_key.pop(entry.model, None)
+    if chosen is None:
+        return None
+    alternatives = [by_key.pop(k) for k in entry.alternatives if k in by_key]
+    alternatives.extend(by_key.values())
+    return RoutingDecision(model=chosen, alternatives=tuple(alternatives), difficulty=entry.difficulty)
