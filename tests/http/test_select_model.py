@@ -71,3 +71,17 @@ async def test_no_capable_model_is_400(client) -> None:
         {"models": MODELS[:1], "prompt": "x", "tools": [{"type": "function", "function": {"name": "f"}}]}))
     assert response.status == 400
     assert "tool" in (await response.json())["error"]["message"]
+
+
+async def test_the_answer_says_how_it_was_chosen_and_repeats_come_from_the_routing_cache(client) -> None:
+    query = {"models": MODELS, "prompt": "Summarise the plot of Hamlet.", "cost_bias": 1}
+    first = await client.post("/v1/select-model", content=JSONContent(query))
+    second = await client.post("/v1/select-model", content=JSONContent(query))
+    one, two = await first.json(), await second.json()
+    assert (one["source"], one["cache_tier"], first.headers.get_first(b"x-adaptive-selection")) == (
+        "router", "miss", b"router")
+    assert (two["source"], two["cache_tier"], second.headers.get_first(b"x-adaptive-selection")) == (
+        "cache_exact", "exact", b"cache_exact")
+    assert (two["provider"], two["model"], two["alternatives"]) == (one["provider"], one["model"], one["alternatives"])
+    cheaper = await client.post("/v1/select-model", content=JSONContent({**query, "cost_bias": 0}))
+    assert (await cheaper.json())["source"] == "router"  # another cost_bias is another decision

@@ -90,3 +90,14 @@ async def test_unreachable_redis_degrades_to_local_state() -> None:
         assert store.status()["store"] == "local (degraded)"
     finally:
         await client.aclose()
+
+
+async def test_snapshot_reads_one_key_without_changing_it(store) -> None:
+    assert _core(await store.snapshot("never-seen")) == ("closed", 0, 0, 0)
+    for _ in range(3):
+        await store.record("s", False, POLICY, 7)
+    for _ in range(3):  # reading, unlike admit, never moves an open breaker to half-open
+        snap = await store.snapshot("s")
+        assert (_core(snap), snap.changed_at) == (("open", 3, 0, 0), 7)
+    assert await store.admit("s", POLICY, 17)
+    assert _core(await store.snapshot("s"))[0] == "half_open"

@@ -65,6 +65,11 @@ def test_parse_env_file_ignores_garbage() -> None:
         ({"server": {"port": "eighty"}}, "server.port: expected an integer"),
         ({"endpoints": {"chat_completions": {"providers": ["ghost"]}}}, "unknown provider 'ghost'"),
         ({"server": {"cors": {"allow_origins": ["*"], "allow_credentials": True}}}, "wildcard origin"),
+        ({"model_router": {"external": {"url": "http://router/route"}}},
+         "model_router.external: jwt_secret is required when url is set"),
+        ({"model_router": {"external": {"url": "router:8000", "jwt_secret": "s"}}},
+         "model_router.external: url must start with http:// or https://"),
+        ({"model_router": {"cache": {"semantic": True}}}, "model_router.cache.semantic needs embeddings.provider"),
     ],
 )
 def test_validation_errors_name_the_key(data: dict, message: str) -> None:

@@ -69,3 +69,22 @@ def test_bad_overrides_are_400_naming_the_field(body: dict) -> None:
     with pytest.raises(InvalidRequest) as caught:
         resolve(SETTINGS, body)
     assert caught.value.param and caught.value.param.split(".")[0] in body
+
+
+@pytest.mark.parametrize(("body", "param"), [
+    ({"model_router": {"external": {"url": "http://attacker.test/route"}}}, "model_router.external"),
+    ({"model_router": {"external": {}}}, "model_router.external"),
+    ({"model_router": {"cache": {"max_entries": 10**9}}}, "model_router.cache.max_entries"),
+])
+def test_server_only_router_settings_are_refused(body: dict, param: str) -> None:
+    with pytest.raises(InvalidRequest) as caught:
+        resolve(SETTINGS, body)
+    assert caught.value.param == param
+    assert "only be set in the server configuration" in caught.value.message
+
+
+def test_a_request_may_tune_its_routing_cache() -> None:
+    config = resolve(SETTINGS, {"model_router": {"cache": {"enabled": False, "semantic_threshold": 0.9}}})
+    assert not config.model_router.cache.enabled
+    assert config.model_router.cache.semantic_threshold == 0.9
+    assert config.model_router.cache.max_entries == SETTINGS.model_router.cache.max_entries
