@@ -66,6 +66,15 @@ def describe_startup(settings: Settings) -> list[str]:
         else:
             reason = "disabled in config" if not provider.enabled else "disabled: no api_key set"
             lines.append(f"provider {name} ({provider.kind}): {reason}")
+    router = settings.model_router
+    if not router.enabled:
+        lines.append("routing: off (unprefixed models use server.default_model)")
+    else:
+        chooser = f"external router at {router.external.url}" if router.external.url else "built-in router"
+        cache = router.cache
+        kinds = "exact + semantic" if cache.semantic else "exact"
+        cached = f"{kinds}, ttl {cache.ttl_s}s, {cache.max_entries} entries" if cache.enabled else "off"
+        lines.append(f"routing: {chooser}, cost_bias {router.cost_bias}; decision cache: {cached}")
     return lines
 
 

@@ -8,6 +8,7 @@ import pytest
 
 from adapters.config import ConfigError, load_settings, settings_from_dict
 from adapters.config.env import load_environment, parse_env_file, substitute
+from entrypoints.cli import describe_startup
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -121,3 +122,16 @@ def test_cli_check_config_lists_disabled_providers() -> None:
     assert result.stdout.splitlines()[0].startswith("running on embedded defaults")
     assert "provider openai (openai): disabled: no api_key set" in result.stdout
     assert "provider ollama (openai): disabled in config" in result.stdout
+    assert "routing: built-in router, cost_bias 0.5; decision cache: exact, ttl 3600s" in result.stdout
+
+
+def test_startup_lines_name_an_external_router_and_a_semantic_cache() -> None:
+    settings = settings_from_dict({
+        "providers": {"oa": {"kind": "openai", "api_key": "k"}}, "embeddings": {"provider": "oa"},
+        "model_router": {"cost_bias": 0.3, "cache": {"semantic": True, "ttl_s": 60},
+                         "external": {"url": "https://router.internal/route", "jwt_secret": "s"}}})
+    assert describe_startup(settings)[-1] == ("routing: external router at https://router.internal/route, "
+                                              "cost_bias 0.3; decision cache: exact + semantic, ttl 60s, "
+                                              "10000 entries")
+    off = settings_from_dict({"model_router": {"enabled": False}})
+    assert describe_startup(off)[-1] == "routing: off (unprefixed models use server.default_model)"
