@@ -27,7 +27,7 @@ from domain.cache_key import CacheTier
 from domain.catalog import ModelInfo
 from domain.errors import NoCapableModel, ProxyError, UpstreamError
 from domain.ports import BreakerStore, Clock, Embedder, ModelRouter, RouteCache
-from domain.route_cache import rebuild, route_bucket, route_key, to_entry
+from domain.route_cache import key_in_bucket, rebuild, route_bucket, to_entry
 from domain.routing import Router, RoutingDecision, RoutingInput
 
 log = logging.getLogger(__name__)
@@ -107,15 +107,15 @@ class RoutingService:
         if cache is None:
             return await self._decide(models, inp, cost_bias)
         notes: list[str] = []
-        key = route_key(models, inp, cost_bias, primary.router_id)
+        bucket = route_bucket(models, inp, cost_bias, primary.router_id)
+        key = key_in_bucket(bucket, inp.prompt)
         entry = await cache.get(key)
         if entry is not None:
             hit = await self._usable(rebuild(entry, models, inp), notes)
             if hit is not None:
                 return Routed(hit, "cache_exact", "exact", notes)
-        bucket, vector = None, None
+        vector = None
         if options.cache.semantic and self._embedder is not None and inp.prompt:
-            bucket = route_bucket(models, inp, cost_bias, primary.router_id)
             vector = await self._embed(inp.prompt[-self._max_chars:], notes)
             found = await cache.nearest(bucket, vector, options.cache.semantic_threshold) if vector else None
             if found is not None:

@@ -6,9 +6,9 @@ the use case (application.routing) build on them.
 A decision depends on the prompt, the conversation's turns, its hard needs (tools, vision), the
 `cost_bias`, the candidate models with every catalog field that the policy reads (prices,
 quality, context window, capabilities), and which router decides (the built-in estimator's
-version, or the external router's URL). The exact key is the SHA-256 of all of these; the
-semantic bucket is the same digest without the prompt, so a semantic hit can only come from a
-decision made for the same candidates, needs, bias and router.
+version, or the external router's URL). The semantic bucket is the SHA-256 of all of these but the
+prompt, and the exact key the SHA-256 of the bucket and the prompt, so a semantic hit can only come
+from a decision made for the same candidates, needs, bias and router.
 
 An entry stores model ids, never ModelInfo: a reused decision is rebuilt from the request's own
 candidates (`rebuild`), and is not reused when its chosen model is no longer a capable candidate.
@@ -16,6 +16,7 @@ candidates (`rebuild`), and is not reused when its chosen model is no longer a c
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from collections.abc import Sequence
@@ -43,24 +44,28 @@ class CachedRoute:
         return self.model.partition(":")[0]
 
 
-def _digest(payload: object) -> str:
-    text = json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
+@functools.lru_cache(maxsize=256)
+def _models_digest(models: tuple[ModelInfo, ...]) -> str:
+    """The candidates, order-free (a request reuses its endpoint's catalog: memoised)."""
+    text = json.dumps(sorted(astuple(m) for m in models), separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()
-
-
-def _context(models: Sequence[ModelInfo], inp: RoutingInput, cost_bias: float, router_id: str) -> list[object]:
-    return [KEY_VERSION, router_id, round(cost_bias, 6), inp.turns, inp.needs_tools, inp.needs_vision,
-            sorted(astuple(m) for m in models)]
-
-
-def route_key(models: Sequence[ModelInfo], inp: RoutingInput, cost_bias: float, router_id: str) -> str:
-    """The exact key (64 hex characters) of a decision."""
-    return _digest([*_context(models, inp, cost_bias, router_id), inp.prompt])
 
 
 def route_bucket(models: Sequence[ModelInfo], inp: RoutingInput, cost_bias: float, router_id: str) -> str:
     """The semantic bucket: everything of the key but the prompt."""
-    return _digest(_context(models, inp, cost_bias, router_id))
+    # Every field but the last has a fixed format without "|": the joined text is unambiguous.
+    context = (f"{KEY_VERSION}|{float(cost_bias)!r}|{inp.turns}|{inp.needs_tools:d}{inp.needs_vision:d}|"
+               f"{_models_digest(tuple(models))}|{router_id}")
+    return hashlib.sha256(context.encode(errors="surrogatepass")).hexdigest()
+
+
+def key_in_bucket(bucket: str, prompt: str) -> str:
+    """The exact key (64 hex characters) of a decision: its bucket and the prompt."""
+    return hashlib.sha256(f"{bucket}|{prompt}".encode(errors="surrogatepass")).hexdigest()
+
+
+def route_key(models: Sequence[ModelInfo], inp: RoutingInput, cost_bias: float, router_id: str) -> str:
+    return key_in_bucket(route_bucket(models, inp, cost_bias, router_id), inp.prompt)
 
 
 def to_entry(decision: RoutingDecision, decided_by: str, stored_at: float) -> CachedRoute:
