@@ -11,17 +11,7 @@ from application.execution import Attempts, Executor
 from domain.breaker import BreakerPolicy
 from domain.errors import UpstreamError, UpstreamRejected, UpstreamTimeout
 from domain.fallback import FallbackPolicy
-
-
-class FrozenClock:
-    def __init__(self) -> None:
-        self.t = 1000.0
-
-    def now(self) -> float:
-        return self.t
-
-    def monotonic(self) -> float:
-        return self.t
+from tests.clock import FrozenClock
 
 
 class Script:

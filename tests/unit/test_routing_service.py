@@ -15,6 +15,7 @@ from domain.catalog import ModelInfo
 from domain.difficulty import DifficultyEstimator
 from domain.errors import NoCapableModel, UpstreamError
 from domain.routing import Router, RoutingDecision, RoutingInput, decision_for
+from tests.clock import FrozenClock
 
 # Every prompt has difficulty 0.5: cost_bias 0 picks the cheapest model, 1 the best.
 FLAT = DifficultyEstimator.from_params({"families": ["all"], "experts": [{"bias": 0.0, "weights": {}}],
@@ -24,16 +25,6 @@ LARGE = ModelInfo("dear", "large", 5.0, 15.0, quality=0.9)
 MODELS = [SMALL, LARGE]
 POLICY = BreakerPolicy(failure_threshold=2, success_threshold=1, open_timeout_s=30)
 
-
-class FrozenClock:
-    def __init__(self) -> None:
-        self.t = 1000.0
-
-    def now(self) -> float:
-        return self.t
-
-    def monotonic(self) -> float:
-        return self.t
 
 
 class ScriptedExternal:
