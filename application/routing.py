@@ -28,7 +28,7 @@ from domain.catalog import ModelInfo
 from domain.errors import NoCapableModel, ProxyError, UpstreamError
 from domain.ports import BreakerStore, Clock, Embedder, ModelRouter, RouteCache
 from domain.route_cache import key_in_bucket, rebuild, route_bucket, to_entry
-from domain.routing import Router, RoutingDecision, RoutingInput
+from domain.routing import Router, RoutingDecision, RoutingInput, capable
 
 log = logging.getLogger(__name__)
 RoutedBy = Literal["router", "external", "cache_exact", "cache_semantic"]
@@ -135,6 +135,7 @@ class RoutingService:
         notes: list[str] = []
         if self._external is not None and self._guard is not None:
             guard = self._guard
+            capable(models, inp)  # a request nothing can serve is the caller's error: no breaker probe used
             if await guard.store.admit(EXTERNAL_BREAKER, guard.policy, guard.clock.now()):
                 try:
                     decision = await self._external.route(models, inp, cost_bias)
@@ -148,7 +149,7 @@ class RoutingService:
                     await guard.store.record(EXTERNAL_BREAKER, True, guard.policy, guard.clock.now())
                     return Routed(decision, "external", notes=notes)
             else:
-                notes.append("external router skipped: its breaker is open")
+                notes.append("external router skipped: its breaker is not admitting calls (open or probing)")
         return Routed(await self._builtin.route(models, inp, cost_bias), "router", notes=notes)
 
     async def _usable(self, decision: RoutingDecision | None, notes: list[str]) -> RoutingDecision | None:

@@ -95,7 +95,9 @@ class ExternalRouter:
         decision = decision_for(chosen, pool, None if difficulty is None else float(difficulty))
         named = payload.get("alternatives")
         if isinstance(named, list) and named:
-            order = {mid: i for i, mid in enumerate(filter(None, map(_model_id, named)))}
+            order: dict[str, int] = {}
+            for mid in filter(None, map(_model_id, named)):
+                order.setdefault(mid, len(order))  # a repeated id keeps its first place
             ranked = sorted(decision.alternatives, key=lambda m: order.get(m.key, len(order)))
             decision = RoutingDecision(decision.model, tuple(ranked), decision.difficulty)
         return decision

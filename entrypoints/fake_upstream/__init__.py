@@ -155,29 +155,37 @@ def serve(host: str, port: int) -> None:
 
 
 @contextlib.contextmanager
-def running_in_thread(state: FakeState | None = None, host: str = "127.0.0.1") -> Iterator[tuple[str, FakeState]]:
-    """Serve a fake upstream on a free port in a background thread while the block runs.
-
-    Yields (base URL, state): the state is the live one, so a test may reset or script it.
-    """
+def serving_in_thread(app: Any, host: str = "127.0.0.1", **overrides: Any) -> Iterator[str]:
+    """Serve any ASGI app with uvicorn on a free port in a background thread while the block
+    runs; yields its base URL. `overrides` go to `server_config`."""
     import uvicorn
 
-    state = state or FakeState()
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, 0))
     port = sock.getsockname()[1]
-    server = uvicorn.Server(server_config(create_app(state), host, port))
+    server = uvicorn.Server(server_config(app, host, port, **overrides))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     deadline = time.monotonic() + 10
     while not server.started:
         if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("fake upstream did not start")
+            raise RuntimeError("the server did not start")
         time.sleep(0.01)
     try:
-        yield f"http://{host}:{port}", state
+        yield f"http://{host}:{port}"
     finally:
         server.should_exit = True
         thread.join(timeout=5)
         sock.close()
+
+
+@contextlib.contextmanager
+def running_in_thread(state: FakeState | None = None, host: str = "127.0.0.1") -> Iterator[tuple[str, FakeState]]:
+    """Serve a fake upstream on a free port in a background thread while the block runs.
+
+    Yields (base URL, state): the state is the live one, so a test may reset or script it.
+    """
+    state = state or FakeState()
+    with serving_in_thread(create_app(state), host) as url:
+        yield url, state

@@ -175,7 +175,7 @@ async def test_a_failing_external_router_falls_back_and_opens_its_breaker() -> N
     assert (await store.snapshot(EXTERNAL_BREAKER)).state == "open"
     routed = await routing.route(MODELS, inp(), 1.0, options())
     assert external.calls == POLICY.failure_threshold  # open: not called
-    assert routed.notes == ["external router skipped: its breaker is open"]
+    assert routed.notes == ["external router skipped: its breaker is not admitting calls (open or probing)"]
     clock.t += POLICY.open_timeout_s
     external.error = None
     assert (await routing.route(MODELS, inp(), 1.0, options())).source == "external"  # the half-open probe
@@ -203,6 +203,19 @@ async def test_no_capable_model_is_the_callers_error_not_a_router_failure() -> N
     with pytest.raises(NoCapableModel):
         await routing.route(MODELS, inp(), 1.0, options())
     assert (await store.snapshot(EXTERNAL_BREAKER)).failures == 0
+
+
+async def test_an_unservable_request_does_not_use_up_the_half_open_probe() -> None:
+    external = ScriptedExternal(error=UpstreamError("down"))
+    routing, store, clock = service(external=external, cache=False)
+    for _ in range(POLICY.failure_threshold):
+        await routing.route(MODELS, inp(), 1.0, options())
+    clock.t += POLICY.open_timeout_s
+    with pytest.raises(NoCapableModel):
+        await routing.route([SMALL], inp(needs_tools=True), 1.0, options())
+    assert (await store.snapshot(EXTERNAL_BREAKER)).state == "open"  # no probe was admitted
+    external.error = None
+    assert (await routing.route(MODELS, inp(), 1.0, options())).source == "external"
 
 
 async def test_health_names_the_router_and_the_cache() -> None:
