@@ -17,7 +17,14 @@ Features (all computed from the text and the turn count only):
   prompt; its last `_TAIL` characters), in their own namespace;
 - structure of the question part: length buckets, counts of numbers and quantity words,
   sentences, math symbols, code markers, question marks, lines, multiple-choice options; of
-  the prompt: few-shot "Answer:" markers, CJK / upper-case / digit shares, turns.
+  the prompt: few-shot "Answer:" markers, CJK / upper-case / digit shares, turns;
+- quantitative content of the question part (`q:`, version 3): numbers, distinct numbers, big
+  numbers, decimals, percentages, currency, word-problem operations, formulas, sentences, and
+  whether the question is negated ("NOT", "EXCEPT");
+- multiple-choice layout (`o:`, version 3): stem length, mean option length, the share of
+  numeric and of formula options. Language-independent, so what is learned on Chinese exams
+  applies to English ones.
+Features whose value is 0 are left out (the same as absent for a linear head).
 
 Long prompts are read as their first and last `_SPAN` characters (n-grams and structure
 counts alike; only the length feature sees the true length), which bounds the cost of a
@@ -32,7 +39,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-FEATURE_VERSION = 2
+FEATURE_VERSION = 3
 
 _SPAN = 1500  # n-grams read the first and last _SPAN characters of long prompts
 _TAIL = 600  # the question-part namespace reads at most this many trailing characters
@@ -53,6 +60,18 @@ _QUANTITY = re.compile(
     r"percent|times)\b"
 )
 _SENTENCE = re.compile(r"[.?!。？！](?:\s|$)")
+# quantitative operations in a word problem (each one is a step the model has to get right)
+_OPERATION = re.compile(
+    r"\b(?:each|per|every|times|twice|half|double|triple|more|less|fewer|than|total|remaining|left|average|"
+    r"percent|discount|profit|rate|ratio|fraction|sum|difference|product|altogether|combined|split|share|"
+    r"divided|increase|decrease|cost|costs|earn|earns|pay|pays|spend|spends|spent|buy|buys|bought|sell|sells|sold)\b"
+)
+# formulas: LaTeX, powers, roots, algebra like 3x or f(x), relations between terms
+_FORMULA = re.compile(r"\\[a-z]+|\$[^$\n]{1,80}\$|\^|√|∫|∑|π|\b\d+[a-z]\b|\b[a-z]\(\w{1,3}\)|[<>≤≥≠]=?|\w\s?=\s?\w")
+_OPTION_LINE = re.compile(r"(?m)^\s*\(?[A-Da-d][.):：]\s*(.*)$")
+_NUMERIC_OPTION = re.compile(r"^[\s$€£¥(-]*\d[\d\s.,/%^:()+\-*×x√πa-z]{0,24}$")
+# negated or exclusive questions ("which is NOT", "all EXCEPT", ...)
+_NEGATION = re.compile(r"\b(?:not|except|false|incorrect|least)\b|不|错误|除了")
 
 
 def _bucket(n: int, edges: tuple[int, ...]) -> int:
@@ -132,22 +151,60 @@ def extract_features(prompt: str, turns: int = 1) -> dict[str, float]:
     feats[f"nums:{_bucket(len(_NUMBER.findall(core)), _COUNT_EDGES)}"] = 1.0
     quantities = len(_QUANTITY.findall(core.lower()))
     feats[f"qty:{_bucket(quantities, _COUNT_EDGES)}"] = 1.0
-    feats["logqty"] = math.log1p(quantities) / 3.0
+    if quantities:
+        feats["logqty"] = math.log1p(quantities) / 3.0
     feats[f"sent:{_bucket(len(_SENTENCE.findall(core)), _COUNT_EDGES)}"] = 1.0
     feats[f"math:{_bucket(len(_MATH.findall(core)), _COUNT_EDGES)}"] = 1.0
     feats[f"code:{_bucket(len(_CODE.findall(core)), _COUNT_EDGES)}"] = 1.0
     feats[f"qmark:{_bucket(core.count('?') + core.count('？'), _COUNT_EDGES)}"] = 1.0
     feats[f"lines:{_bucket(core.count(chr(10)) + 1, _COUNT_EDGES)}"] = 1.0
     feats[f"mc:{min(len(_MC_OPTION.findall(core)), 5)}"] = 1.0
+    _quantitative(core, feats)
+    _options(core, feats)
     # --- whole prompt
     feats[f"answers:{_bucket(len(_ANSWER.findall(counted)), _COUNT_EDGES)}"] = 1.0
     feats[f"turns:{min(max(turns, 1), 4)}"] = 1.0
     if counted:
         m = len(counted)
-        feats["cjk"] = len(_CJK.findall(counted)) / m
-        feats["upper"] = (m - len(counted.translate(_NO_UPPER))) / m
-        feats["digits"] = (m - len(counted.translate(_NO_DIGITS))) / m
+        shares = {"cjk": len(_CJK.findall(counted)) / m, "upper": (m - len(counted.translate(_NO_UPPER))) / m,
+                  "digits": (m - len(counted.translate(_NO_DIGITS))) / m}
+        feats.update((k, v) for k, v in shares.items() if v)
     return feats
+
+
+def _quantitative(core: str, feats: dict[str, float]) -> None:
+    """Dense counts for quantitative questions (log-scaled to about [0, 1])."""
+    lower = core.lower()
+    numbers = _NUMBER.findall(core)
+    q: dict[str, float] = {}
+    q["q:numbers"] = math.log1p(len(numbers)) / 3.0
+    q["q:distinct"] = math.log1p(len(set(numbers))) / 3.0
+    q["q:big"] = min(sum(len(n) >= 3 for n in numbers), 5) / 5.0
+    q["q:decimal"] = min(sum("." in n for n in numbers), 4) / 4.0
+    q["q:percent"] = min(core.count("%") + lower.count("percent"), 4) / 4.0
+    q["q:money"] = min(core.count("$") + core.count("¥") + core.count("€"), 6) / 6.0
+    q["q:ops"] = math.log1p(len(_OPERATION.findall(lower))) / 3.0
+    q["q:formula"] = math.log1p(len(_FORMULA.findall(lower))) / 3.0
+    q["q:sentences"] = math.log1p(len(_SENTENCE.findall(core))) / 3.0
+    q["q:negation"] = 1.0 if _NEGATION.search(lower) else 0.0
+    feats.update((k, v) for k, v in q.items() if v)  # zeros are the same as absent
+
+
+def _options(core: str, feats: dict[str, float]) -> None:
+    """Layout of a multiple-choice question: how long its stem and options are, whether the
+    options are numbers (a calculation) or formulas."""
+    options = [o.strip() for o in _OPTION_LINE.findall(core)]
+    if len(options) < 2:
+        return
+    first = _OPTION_LINE.search(core)
+    stem = core[:first.start()] if first else core
+    o = {
+        "o:stemlen": math.log1p(len(stem)) / 8.0,
+        "o:optlen": math.log1p(sum(len(o) for o in options) / len(options)) / 6.0,
+        "o:numeric": sum(bool(_NUMERIC_OPTION.match(o.lower())) for o in options) / len(options),
+        "o:formula": sum(bool(_FORMULA.search(o.lower())) for o in options) / len(options),
+    }
+    feats.update((k, v) for k, v in o.items() if v)
 
 
 def _sigmoid(x: float) -> float:

@@ -51,6 +51,36 @@ def test_few_shot_prompt_is_measured_on_its_last_question() -> None:
     assert "t:jupiter" in f and "t:question" not in f
 
 
+def test_word_problem_gets_quantitative_features() -> None:
+    problem = ("Natalia sold clips to 48 of her friends in April, and then she sold half as many clips in May. "
+               "Each clip costs $2. How much money did she earn in total in April and May?")
+    f = extract_features(problem)
+    assert f["q:numbers"] > 0 and f["q:distinct"] > 0
+    assert f["q:ops"] > extract_features("Natalia has clips. She likes them.").get("q:ops", 0.0)
+    assert f["q:money"] > 0 and f["q:sentences"] > 0
+    plain = extract_features("Write a poem about the sea")
+    assert not any(k.startswith("q:") and k != "q:sentences" for k in plain)  # zeros are left out
+    assert all(v != 0 for v in plain.values())
+
+
+def test_formulas_and_negation_are_seen() -> None:
+    f = extract_features("Let f(x) = 3x^2 + \\frac{1}{2}. Which of the following is NOT a root?")
+    assert f["q:formula"] > 0
+    assert f["q:negation"] == 1.0
+    assert "q:negation" not in extract_features("Which of the following is a root?")
+
+
+def test_multiple_choice_layout() -> None:
+    numeric = extract_features("Find the order of the group Z_4 x Z_6.\nA. 4\nB. 6\nC. 12\nD. 24\nAnswer:")
+    assert numeric["o:numeric"] == 1.0
+    assert numeric["o:stemlen"] > 0 and numeric["o:optlen"] > 0
+    worded = extract_features("Which gas do plants take in?\nA) oxygen\nB) carbon dioxide\nC) helium\nD) neon")
+    assert "o:numeric" not in worded and worded["o:optlen"] > numeric["o:optlen"]
+    cjk = extract_features("运行中变压器温度最高的部分是\nA. 绕组\nB. 变压器油\nC. 引线\nD. 铁芯\n答案：")
+    assert cjk["mc:4"] == 1.0 and "o:optlen" in cjk
+    assert not any(k.startswith("o:") for k in extract_features("A. single option only"))
+
+
 def test_long_prompt_features_are_bounded() -> None:
     f = extract_features("lorem ipsum dolor " * 50_000)
     assert len(f) < 200
@@ -132,3 +162,20 @@ def test_shipped_params_load_and_rank_sensibly() -> None:
     for h in hard:
         for t in trivial:
             assert est.score(h) > est.score(t), (h, t)
+
+
+def test_shipped_params_are_version_3_and_use_the_new_features() -> None:
+    params = json.loads(DEFAULT_PARAMS_PATH.read_text())
+    assert params["feature_version"] == FEATURE_VERSION == 3
+    assert params["families"] == ["math", "code", "mc", "open"]
+    used = {name for head in (*params["experts"], params["shared"]) for name in head["weights"]}
+    assert {"q:numbers", "q:formula", "o:numeric", "o:stemlen"} <= used
+
+
+def test_shipped_model_sends_calculations_above_recall_in_multiple_choice() -> None:
+    est = load_estimator()
+    calculation = "Find the order of the group Z_4 x Z_6.\nA. 4\nB. 6\nC. 12\nD. 24\nAnswer:"
+    recall = "Which city is the capital of France?\nA. Paris\nB. Rome\nC. Berlin\nD. Madrid\nAnswer:"
+    assert est.explain(calculation)["mc"][0] > 0.5 and est.explain(recall)["mc"][0] > 0.5
+    assert est.score(calculation) > est.score(recall)
+
