@@ -3,6 +3,7 @@ with the response cache (TTL, LRU bound, semantic buckets) are the response-cach
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -52,10 +53,13 @@ async def test_nearest_finds_a_decision_by_its_vector(make: Make) -> None:
 
 
 async def test_the_size_bound_evicts_the_least_recently_used(make: Make) -> None:
-    store = make(max_entries=2)
+    store = make(max_entries=2)  # sleeps: distinct millisecond stamps for the Redis LRU index
     await store.put(key(1), ROUTE, 60)
+    await asyncio.sleep(0.002)
     await store.put(key(2), ROUTE, 60)
+    await asyncio.sleep(0.002)
     assert await store.get(key(1)) == ROUTE  # key 2 is now the least recently used
+    await asyncio.sleep(0.002)
     await store.put(key(3), ROUTE, 60)
     assert await store.get(key(2)) is None
     assert await store.get(key(1)) == ROUTE and await store.get(key(3)) == ROUTE
