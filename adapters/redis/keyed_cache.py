@@ -3,7 +3,9 @@
 One store shape, two namespaces: `rc` holds chat responses, `rt` routing decisions; each entry
 type brings its codec. Keys (under the configured prefix, `ns` being the namespace):
   ns:e:<key>     the entry (JSON), expiring after its TTL
-  ns:lru         sorted set key -> last use (ms): the size bound evicts the least recently used
+  ns:lru         sorted set key -> last use (ms, with a sequence in the fraction so uses within one
+                 millisecond keep their order): the size bound evicts the least recently used
+  ns:lru:seq     that sequence
   ns:v:<bucket>  list of the `per_bucket` most recent (key, float16 unit vector) of a semantic
                  bucket, newest first, expiring with its newest entry
 
@@ -35,16 +37,24 @@ log = logging.getLogger(__name__)
 KEY_CHARS = 64  # exact keys are hex SHA-256
 E = TypeVar("E")
 
-_GET = """
+# LRU scores are milliseconds plus a per-store sequence in the fraction (.000 to .999), so uses
+# within one millisecond keep their order (up to 1,000 per millisecond).
+_STAMP = """
+local function stamp(now)
+  return now + (redis.call('INCR', KEYS[2] .. ':seq') % 1000) / 1000
+end
+"""
+
+_GET = _STAMP + """
 local value = redis.call('GET', KEYS[1])
-if value then redis.call('ZADD', KEYS[2], 'XX', ARGV[1], ARGV[2]) end
+if value then redis.call('ZADD', KEYS[2], 'XX', stamp(tonumber(ARGV[1])), ARGV[2]) end
 return value
 """
 
-_PUT = """
+_PUT = _STAMP + """
 local key, now, max_entries = ARGV[1], tonumber(ARGV[3]), tonumber(ARGV[5])
 redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[4])
-redis.call('ZADD', KEYS[2], now, key)
+redis.call('ZADD', KEYS[2], stamp(now), key)
 redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now - tonumber(ARGV[6]))
 local excess = redis.call('ZCARD', KEYS[2]) - max_entries
 if excess > 0 then

@@ -71,14 +71,11 @@ async def test_entries_expire_after_their_ttl(make: Make) -> None:
 
 
 async def test_the_size_bound_evicts_the_least_recently_used(make: Make) -> None:
-    store = make(max_entries=3)
+    store = make(max_entries=3)  # no sleeps: uses within one millisecond keep their order
     for n in range(3):
         await store.put(key(n), entry(str(n)), 60)
-        await asyncio.sleep(0.002)  # distinct millisecond stamps for the Redis index
     assert await store.get(key(0)) is not None  # touched: now the most recent
-    await asyncio.sleep(0.002)
     await store.put(key(3), entry("3"), 60)
-    await asyncio.sleep(0.002)
     await store.put(key(4), entry("4"), 60)
     assert await store.size() == 3
     assert [await store.get(key(n)) is not None for n in range(5)] == [True, False, False, True, True]
@@ -116,7 +113,6 @@ async def test_each_bucket_keeps_only_its_most_recent_vectors(make: Make) -> Non
 async def test_nearest_skips_candidates_whose_entry_is_gone(make: Make) -> None:
     store = make(max_entries=1)
     await store.put(key(1), entry("evicted"), 60, bucket="b", vector=unit(1.0))
-    await asyncio.sleep(0.002)
     await store.put(key(2), entry("kept"), 60, bucket="b", vector=unit(0.9, 0.1))
     found = await store.nearest("b", unit(1.0), threshold=0.9)
     assert found is not None and found[0].response.text() == "kept"

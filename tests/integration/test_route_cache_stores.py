@@ -3,7 +3,6 @@ with the response cache (TTL, LRU bound, semantic buckets) are the response-cach
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -53,13 +52,10 @@ async def test_nearest_finds_a_decision_by_its_vector(make: Make) -> None:
 
 
 async def test_the_size_bound_evicts_the_least_recently_used(make: Make) -> None:
-    store = make(max_entries=2)  # sleeps: distinct millisecond stamps for the Redis LRU index
+    store = make(max_entries=2)  # no sleeps: uses within one millisecond keep their order
     await store.put(key(1), ROUTE, 60)
-    await asyncio.sleep(0.002)
     await store.put(key(2), ROUTE, 60)
-    await asyncio.sleep(0.002)
     assert await store.get(key(1)) == ROUTE  # key 2 is now the least recently used
-    await asyncio.sleep(0.002)
     await store.put(key(3), ROUTE, 60)
     assert await store.get(key(2)) is None
     assert await store.get(key(1)) == ROUTE and await store.get(key(3)) == ROUTE
@@ -75,7 +71,7 @@ async def test_routes_and_responses_share_a_redis_without_colliding(redis_url) -
         await routes.put(key(9), ROUTE, 60)
         assert await responses.get(key(9)) is None
         assert await responses.size() == 0 and await routes.size() == 1
-        assert sorted(k.decode() for k in await client.keys(prefix + "*")) == [f"{prefix}rt:e:{key(9)}",
-                                                                               f"{prefix}rt:lru"]
+        assert sorted(k.decode() for k in await client.keys(prefix + "*")) == [
+            f"{prefix}rt:e:{key(9)}", f"{prefix}rt:lru", f"{prefix}rt:lru:seq"]
     finally:
         await client.aclose()
