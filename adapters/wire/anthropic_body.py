@@ -12,11 +12,10 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-import orjson
-
 from adapters.wire.openai_chat import GATEWAY_FIELDS
 from adapters.wire.reasoning import ANTHROPIC_MIN_BUDGET, thinking_budget
-from domain.chat import ChatRequest, ImagePart, Message, Part, TextPart, ThinkingPart, Tool, ToolCall
+from adapters.wire.tool_arguments import arguments_object
+from domain.chat import ChatRequest, ImagePart, Message, Part, TextPart, ThinkingPart, Tool
 from domain.errors import InvalidRequest
 
 log = logging.getLogger(__name__)
@@ -53,15 +52,6 @@ def _wire_blocks(parts: list[Part], *, thinking: bool) -> list[dict[str, Any]]:
     return blocks
 
 
-def _arguments(call: ToolCall) -> dict[str, Any]:
-    try:
-        value = orjson.loads(call.arguments or "{}")
-    except orjson.JSONDecodeError:
-        log.debug("tool call %s has arguments that are not JSON; sending {}", call.id)
-        return {}
-    return value if isinstance(value, dict) else {"value": value}
-
-
 def _tool_result(m: Message) -> dict[str, Any]:
     block: dict[str, Any] = {"type": "tool_result", "tool_use_id": m.tool_call_id or ""}
     if all(isinstance(p, TextPart) and p.cache_control is None for p in m.content):
@@ -78,7 +68,7 @@ def _wire_messages(messages: list[Message]) -> list[dict[str, Any]]:
     for m in messages:
         if m.role == "assistant":
             blocks = _wire_blocks(m.content, thinking=True)
-            blocks.extend({"type": "tool_use", "id": c.id, "name": c.name, "input": _arguments(c)}
+            blocks.extend({"type": "tool_use", "id": c.id, "name": c.name, "input": arguments_object(c.arguments)}
                           for c in m.tool_calls)
             role = "assistant"
         elif m.role == "tool":

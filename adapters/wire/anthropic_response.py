@@ -13,6 +13,7 @@ from typing import Any
 
 import orjson
 
+from adapters.wire.tool_arguments import arguments_object
 from domain.chat import (
     ChatResponse,
     FinishReason,
@@ -124,15 +125,6 @@ def parse_response(body: dict[str, Any]) -> ChatResponse:
     )
 
 
-def tool_input(text: str) -> Any:
-    try:
-        value = orjson.loads(text or "{}")
-    except orjson.JSONDecodeError:
-        log.debug("tool call arguments are not JSON; sending them as {}")
-        return {}
-    return value if isinstance(value, dict) else {"value": value}
-
-
 def anthropic_signature(part: ThinkingPart | ThinkingDelta) -> str:
     return (part.signature or "") if part.signed_by == "anthropic" else ""
 
@@ -155,7 +147,7 @@ def encode_response(response: ChatResponse) -> dict[str, Any]:
                 blocks.append({"type": "thinking", "thinking": part.text, "signature": anthropic_signature(part)})
         elif isinstance(part, TextPart):
             blocks.append({"type": "text", "text": part.text})
-    blocks.extend({"type": "tool_use", "id": c.id, "name": c.name, "input": tool_input(c.arguments)}
+    blocks.extend({"type": "tool_use", "id": c.id, "name": c.name, "input": arguments_object(c.arguments)}
                   for c in response.tool_calls)
     return {
         "id": message_id(response.id),

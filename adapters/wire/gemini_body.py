@@ -16,7 +16,8 @@ import orjson
 from adapters.wire.json_schema import to_gemini
 from adapters.wire.openai_chat import GATEWAY_FIELDS
 from adapters.wire.reasoning import thinking_budget
-from domain.chat import ChatRequest, ImagePart, Message, Part, TextPart, ToolCall, ToolChoice
+from adapters.wire.tool_arguments import arguments_object
+from domain.chat import ChatRequest, ImagePart, Message, Part, TextPart, ToolChoice
 from domain.errors import InvalidRequest
 
 log = logging.getLogger(__name__)
@@ -44,15 +45,6 @@ def _wire_parts(parts: list[Part]) -> list[dict[str, Any]]:
     return out
 
 
-def _args(call: ToolCall) -> dict[str, Any]:
-    try:
-        value = orjson.loads(call.arguments or "{}")
-    except orjson.JSONDecodeError:
-        log.debug("tool call %s has arguments that are not JSON; sending {}", call.id)
-        return {}
-    return value if isinstance(value, dict) else {"value": value}
-
-
 def _function_response(m: Message) -> dict[str, Any]:
     text = m.text()
     try:
@@ -72,7 +64,8 @@ def _wire_contents(messages: list[Message]) -> list[dict[str, Any]]:
     for m in messages:
         if m.role == "assistant":
             parts = _wire_parts(m.content)
-            parts.extend({"functionCall": {"id": c.id, "name": c.name, "args": _args(c)}} for c in m.tool_calls)
+            parts.extend({"functionCall": {"id": c.id, "name": c.name, "args": arguments_object(c.arguments)}}
+                         for c in m.tool_calls)
             role = "model"
         elif m.role == "tool":
             if not m.name:

@@ -7,7 +7,6 @@ excludes thoughts (the domain's output includes them). Function calls without an
 
 from __future__ import annotations
 
-import logging
 import time
 import uuid
 from typing import Any
@@ -15,6 +14,7 @@ from typing import Any
 import orjson
 
 from adapters.wire.gemini_request import get
+from adapters.wire.tool_arguments import arguments_object
 from domain.chat import (
     ChatResponse,
     FinishReason,
@@ -25,7 +25,6 @@ from domain.chat import (
     Usage,
 )
 
-log = logging.getLogger(__name__)
 
 FINISH_IN: dict[str, FinishReason] = {
     "STOP": "stop",
@@ -138,15 +137,6 @@ def parse_response(body: dict[str, Any]) -> ChatResponse:
     )
 
 
-def call_args(arguments: str) -> Any:
-    try:
-        value = orjson.loads(arguments or "{}")
-    except orjson.JSONDecodeError:
-        log.debug("tool call arguments are not JSON; sending them as {}")
-        return {}
-    return value if isinstance(value, dict) else {"value": value}
-
-
 def response_chunk(parts: list[dict[str, Any]] | None, model: str, response_id: str,
            finish: FinishReason | None = None, usage: Usage | None = None) -> dict[str, Any]:
     candidate: dict[str, Any] = {"index": 0}
@@ -176,7 +166,7 @@ def encode_response(response: ChatResponse) -> dict[str, Any]:
                 parts.append({"text": part.text, "thought": True})
         elif isinstance(part, TextPart):
             parts.append({"text": part.text})
-    parts.extend({"functionCall": {"id": c.id, "name": c.name, "args": call_args(c.arguments)}}
+    parts.extend({"functionCall": {"id": c.id, "name": c.name, "args": arguments_object(c.arguments)}}
                  for c in response.tool_calls)
     signature = next((p.signature for p in response.content
                       if isinstance(p, ThinkingPart) and p.signed_by == "gemini" and p.signature), None)

@@ -19,7 +19,6 @@ import orjson
 
 from adapters.wire.gemini_request import get
 from adapters.wire.gemini_response import (
-    call_args,
     candidate_parts,
     finish_reason,
     function_call,
@@ -27,6 +26,7 @@ from adapters.wire.gemini_response import (
     response_chunk,
     thought_signature,
 )
+from adapters.wire.tool_arguments import arguments_object
 from domain.chat import (
     FinishReason,
     StreamEnd,
@@ -110,7 +110,7 @@ class StreamEncoder:
             return []
         call_id, name, arguments = self._call
         self._call = None
-        return [{"functionCall": {"id": call_id, "name": name, "args": call_args(arguments)}}]
+        return [{"functionCall": {"id": call_id, "name": name, "args": arguments_object(arguments)}}]
 
     def _signed(self, parts: list[dict[str, Any]]) -> list[dict[str, Any]]:
         if self._signature and parts:
