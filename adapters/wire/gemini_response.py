@@ -25,7 +25,6 @@ from domain.chat import (
     Usage,
 )
 
-
 FINISH_IN: dict[str, FinishReason] = {
     "STOP": "stop",
     "MAX_TOKENS": "length",
