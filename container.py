@@ -48,7 +48,7 @@ from application.routing import BuiltinRouter, Guard, RoutingService
 from application.selection import Selector, catalog_for
 from application.settings import BreakerSettings, Settings
 from domain.breaker import BreakerPolicy
-from domain.catalog import Catalog, ModelInfo
+from domain.catalog import Catalog
 from domain.ports import BreakerStore
 from domain.routing import Router
 
@@ -101,13 +101,6 @@ def _external_router(settings: Settings, http_client: httpx2.AsyncClient) -> Ext
     if not external.url:
         return None
     return ExternalRouter(external.url, external.jwt_secret, external.timeout_ms / 1000, http_client)
-
-
-def _breaker_key_of(settings: Settings) -> Callable[[ModelInfo], str]:
-    """The breaker a model is guarded by: one per provider, or per provider:model (as ChatService)."""
-    if settings.fallback.breaker.per_model:
-        return lambda m: m.key
-    return lambda m: m.provider
 
 
 def _pricing_catalog(settings: Settings) -> Catalog:
@@ -237,7 +230,7 @@ class Container(containers.DeclarativeContainer):
         builtin=providers.Singleton(BuiltinRouter, router=router, version=providers.Callable(_params_version)),
         external=providers.Singleton(_external_router, settings, http_client),
         guard=providers.Singleton(Guard, store=breaker_store, policy=breaker_policy, clock=clock,
-                                  key_of=providers.Callable(_breaker_key_of, settings)),
+                                  per_model=settings.provided.fallback.breaker.per_model),
         cache=route_cache, embedder=cache.embedder, cache_ttl_s=settings.provided.model_router.cache.ttl_s,
         semantic_max_chars=settings.provided.prompt_cache.semantic_max_chars,
     )

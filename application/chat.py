@@ -13,6 +13,7 @@ from application.request_config import RequestConfig, base_config, resolve
 from application.response_cache import CachePlan, ResponseCaching
 from application.selection import Selection, Selector, Target
 from application.settings import FallbackSettings, Family, Settings
+from domain.breaker import breaker_key
 from domain.chat import ChatRequest, ChatResponse, StreamEvent
 from domain.errors import UpstreamError
 from domain.fallback import FallbackPolicy, candidates
@@ -98,7 +99,7 @@ class ChatService:
         return provider
 
     def _breaker_key(self, target: Target) -> str:
-        return target.key if self._settings.fallback.breaker.per_model else target.provider
+        return breaker_key(target.provider, target.model, self._settings.fallback.breaker.per_model)
 
     async def count_tokens(self, call: ChatCall) -> int:
         """Input tokens of the request as its selected provider counts them."""

@@ -17,12 +17,12 @@ external router failed is not, so the external router is asked again next time.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
 from application.settings import ModelRouterSettings
-from domain.breaker import BreakerPolicy, is_open
+from domain.breaker import BreakerPolicy, breaker_key, is_open
 from domain.cache_key import CacheTier
 from domain.catalog import ModelInfo
 from domain.errors import NoCapableModel, ProxyError, UpstreamError
@@ -64,12 +64,12 @@ class Routed:
 
 @dataclass(frozen=True, slots=True)
 class Guard:
-    """The breakers the routing path reads and writes, and how a model maps to its breaker key."""
+    """The breakers the routing path reads and writes (`per_model` as `fallback.breaker.per_model`)."""
 
     store: BreakerStore
     policy: BreakerPolicy
     clock: Clock
-    key_of: Callable[[ModelInfo], str] = lambda m: m.provider
+    per_model: bool = False
 
 
 class RoutingService:
@@ -157,7 +157,7 @@ class RoutingService:
         if decision is None or self._guard is None:
             return decision
         guard = self._guard
-        key = guard.key_of(decision.model)
+        key = breaker_key(decision.model.provider, decision.model.model, guard.per_model)
         if is_open(await guard.store.snapshot(key), guard.policy, guard.clock.now()):
             notes.append(f"cached choice {decision.model.key} skipped: breaker {key} is open")
             return None

@@ -40,6 +40,11 @@ class BreakerSnapshot:
 CLOSED = BreakerSnapshot()
 
 
+def breaker_key(provider: str, model: str, per_model: bool) -> str:
+    """The breaker guarding a model: one per provider, or one per provider:model."""
+    return f"{provider}:{model}" if per_model else provider
+
+
 def admit(snap: BreakerSnapshot, policy: BreakerPolicy, now: float) -> tuple[bool, BreakerSnapshot]:
     """May a call go through now? Returns the decision and the state after admitting it."""
     if snap.state == "closed":

@@ -124,6 +124,22 @@ async def test_a_cached_choice_whose_breaker_is_open_is_skipped() -> None:
     assert (await routing.route(MODELS, inp(), 1.0, options())).source == "cache_exact"
 
 
+async def test_with_per_model_breakers_only_the_cached_models_breaker_counts() -> None:
+    clock = FrozenClock()
+    store = InMemoryBreakerStore()
+    routing = RoutingService(BuiltinRouter(Router(FLAT)), guard=Guard(store, POLICY, clock, per_model=True),
+                             cache=InMemoryRouteCache(clock=clock.monotonic))
+    await routing.route(MODELS, inp(), 1.0, options())
+    for _ in range(POLICY.failure_threshold):
+        await store.record("dear", False, POLICY, clock.now())  # a provider-wide key: not this model's
+    assert (await routing.route(MODELS, inp(), 1.0, options())).source == "cache_exact"
+    for _ in range(POLICY.failure_threshold):
+        await store.record("dear:large", False, POLICY, clock.now())
+    routed = await routing.route(MODELS, inp(), 1.0, options())
+    assert routed.source == "router"
+    assert any("breaker dear:large is open" in note for note in routed.notes)
+
+
 async def test_a_cached_choice_that_no_longer_fits_is_not_reused() -> None:
     routing, _, _ = service()
     await routing.route(MODELS, inp(), 0.0, options())  # small, stored
