@@ -25,9 +25,9 @@ from application.settings import ModelRouterSettings
 from domain.breaker import BreakerPolicy, breaker_key, is_open
 from domain.cache_key import CacheTier
 from domain.catalog import ModelInfo
-from domain.errors import NoCapableModel, ProxyError, UpstreamError
+from domain.errors import ProxyError, UpstreamError
 from domain.ports import BreakerStore, Clock, Embedder, ModelRouter, RouteCache
-from domain.route_cache import key_in_bucket, rebuild, route_bucket, to_entry
+from domain.route_cache import CachedRoute, key_in_bucket, rebuild, route_bucket, to_entry
 from domain.routing import Router, RoutingDecision, RoutingInput, capable
 
 log = logging.getLogger(__name__)
@@ -102,27 +102,26 @@ class RoutingService:
 
     async def route(self, models: Sequence[ModelInfo], inp: RoutingInput, cost_bias: float,
                     options: ModelRouterSettings) -> Routed:
-        primary = self._external or self._builtin
+        # A request nothing can serve is the caller's error (NoCapableModel, a 400) before any
+        # cache read or router call, so it never uses up the external router's half-open probe.
+        pool = capable(models, inp)
         cache = self._cache if options.cache.enabled else None
         if cache is None:
-            return await self._decide(models, inp, cost_bias)
+            return await self._decide(pool, inp, cost_bias)
         notes: list[str] = []
-        bucket = route_bucket(models, inp, cost_bias, primary.router_id)
+        bucket = route_bucket(models, inp, cost_bias, (self._external or self._builtin).router_id)
         key = key_in_bucket(bucket, inp.prompt)
-        entry = await cache.get(key)
-        if entry is not None:
-            hit = await self._usable(rebuild(entry, models, inp), notes)
-            if hit is not None:
-                return Routed(hit, "cache_exact", "exact", notes)
+        hit = await self._reuse(await cache.get(key), pool, notes)
+        if hit is not None:
+            return Routed(hit, "cache_exact", "exact", notes)
         vector = None
         if options.cache.semantic and self._embedder is not None and inp.prompt:
-            vector = await self._embed(inp.prompt[-self._max_chars:], notes)
+            vector = await self._embed(self._embedder, inp.prompt[-self._max_chars:], notes)
             found = await cache.nearest(bucket, vector, options.cache.semantic_threshold) if vector else None
-            if found is not None:
-                hit = await self._usable(rebuild(found[0], models, inp), notes)
-                if hit is not None:
-                    return Routed(hit, "cache_semantic", "semantic", notes)
-        routed = await self._decide(models, inp, cost_bias)
+            hit = await self._reuse(found[0] if found else None, pool, notes)
+            if hit is not None:
+                return Routed(hit, "cache_semantic", "semantic", notes)
+        routed = await self._decide(pool, inp, cost_bias)
         routed.notes[:0] = notes
         routed.cache_tier = "miss"
         if routed.source == ("external" if self._external is not None else "router"):
@@ -131,16 +130,13 @@ class RoutingService:
                             bucket=bucket if vector else None, vector=vector)
         return routed
 
-    async def _decide(self, models: Sequence[ModelInfo], inp: RoutingInput, cost_bias: float) -> Routed:
+    async def _decide(self, pool: list[ModelInfo], inp: RoutingInput, cost_bias: float) -> Routed:
         notes: list[str] = []
         if self._external is not None and self._guard is not None:
             guard = self._guard
-            capable(models, inp)  # a request nothing can serve is the caller's error: no breaker probe used
             if await guard.store.admit(EXTERNAL_BREAKER, guard.policy, guard.clock.now()):
                 try:
-                    decision = await self._external.route(models, inp, cost_bias)
-                except NoCapableModel:
-                    raise
+                    decision = await self._external.route(pool, inp, cost_bias)
                 except UpstreamError as exc:
                     await guard.store.record(EXTERNAL_BREAKER, False, guard.policy, guard.clock.now())
                     log.warning("external router failed, the built-in router decides: %s", exc.message)
@@ -150,10 +146,12 @@ class RoutingService:
                     return Routed(decision, "external", notes=notes)
             else:
                 notes.append("external router skipped: its breaker is not admitting calls (open or probing)")
-        return Routed(await self._builtin.route(models, inp, cost_bias), "router", notes=notes)
+        return Routed(await self._builtin.route(pool, inp, cost_bias), "router", notes=notes)
 
-    async def _usable(self, decision: RoutingDecision | None, notes: list[str]) -> RoutingDecision | None:
-        """A cached decision, unless its choice no longer fits or its provider's breaker is open."""
+    async def _reuse(self, entry: CachedRoute | None, pool: list[ModelInfo],
+                     notes: list[str]) -> RoutingDecision | None:
+        """A cached decision, unless its choice is not a capable candidate or its breaker is open."""
+        decision = rebuild(entry, pool) if entry is not None else None
         if decision is None or self._guard is None:
             return decision
         guard = self._guard
@@ -163,10 +161,10 @@ class RoutingService:
             return None
         return decision
 
-    async def _embed(self, text: str, notes: list[str]) -> list[float] | None:
-        assert self._embedder is not None
+    @staticmethod
+    async def _embed(embedder: Embedder, text: str, notes: list[str]) -> list[float] | None:
         try:
-            return (await self._embedder.embed([text]))[0]
+            return (await embedder.embed([text]))[0]
         except ProxyError as exc:  # no embedding: exact-only for this request, never a failure
             log.warning("embedding failed, semantic routing cache skipped: %s", exc.message)
             notes.append("semantic routing cache skipped: embedding failed")

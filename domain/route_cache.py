@@ -11,7 +11,7 @@ prompt, and the exact key the SHA-256 of the bucket and the prompt, so a semanti
 from a decision made for the same candidates, needs, bias and router.
 
 An entry stores model ids, never ModelInfo: a reused decision is rebuilt from the request's own
-candidates (`rebuild`), and is not reused when its chosen model is no longer a capable candidate.
+capable candidates (`rebuild`), and is not reused when its chosen model is not among them.
 """
 
 from __future__ import annotations
@@ -23,8 +23,7 @@ from collections.abc import Sequence
 from dataclasses import astuple, dataclass
 
 from domain.catalog import ModelInfo
-from domain.errors import NoCapableModel
-from domain.routing import RoutingDecision, RoutingInput, capable
+from domain.routing import RoutingDecision, RoutingInput
 
 KEY_VERSION = 1
 
@@ -73,18 +72,13 @@ def to_entry(decision: RoutingDecision, decided_by: str, stored_at: float) -> Ca
                        difficulty=decision.difficulty, decided_by=decided_by, stored_at=stored_at)
 
 
-def rebuild(entry: CachedRoute, models: Sequence[ModelInfo], inp: RoutingInput) -> RoutingDecision | None:
-    """The stored decision over this request's candidates; None when its choice no longer fits.
-
-    The chosen model must still be a capable candidate (a semantic neighbour's prompt may have been
-    shorter than this one). Alternatives keep their stored order; capable candidates the entry
-    does not name (it cannot, for an exact key; a semantic one might) follow in catalog order.
+def rebuild(entry: CachedRoute, pool: Sequence[ModelInfo]) -> RoutingDecision | None:
+    """The stored decision over this request's capable candidates (`domain.routing.capable`);
+    None when its choice is not among them (a semantic neighbour's prompt may have fitted a
+    context window that this one does not). Alternatives keep their stored order; capable
+    candidates the entry does not name follow in the pool's order.
     """
-    try:
-        fitting = capable(models, inp)
-    except NoCapableModel:  # the caller's own routing reports it
-        return None
-    by_key = {m.key: m for m in fitting}
+    by_key = {m.key: m for m in pool}
     chosen = by_key.pop(entry.model, None)
     if chosen is None:
         return None

@@ -8,7 +8,7 @@ import pytest
 
 from domain.catalog import ModelInfo
 from domain.route_cache import CachedRoute, rebuild, route_bucket, route_key, to_entry
-from domain.routing import RoutingDecision, RoutingInput
+from domain.routing import RoutingDecision, RoutingInput, capable
 
 SMALL = ModelInfo("cheap", "small", 0.1, 0.4, context_window=1000, supports_tools=False, quality=0.5)
 MID = ModelInfo("mid", "medium", 1.0, 3.0, quality=0.7)
@@ -53,20 +53,19 @@ def test_an_entry_rebuilds_the_same_decision() -> None:
     entry = to_entry(decision, "router", stored_at=5.0)
     assert entry == CachedRoute("mid:medium", ("dear:large", "cheap:small"), 0.42, "router", 5.0)
     assert entry.provider == "mid"
-    assert rebuild(entry, MODELS, INP) == decision
+    assert rebuild(entry, capable(MODELS, INP)) == decision
 
 
 def test_a_choice_that_no_longer_fits_is_not_reused() -> None:
     entry = CachedRoute("cheap:small", ("mid:medium",), 0.1, "router")
-    assert rebuild(entry, MODELS, replace(INP, needs_tools=True)) is None  # small has no tools
-    assert rebuild(entry, MODELS, replace(INP, estimated_tokens=5000)) is None  # beyond small's window
-    assert rebuild(entry, [MID, LARGE], INP) is None  # no longer a candidate
-    assert rebuild(entry, [SMALL], replace(INP, needs_tools=True)) is None  # nothing capable at all
+    assert rebuild(entry, capable(MODELS, replace(INP, needs_tools=True))) is None  # small has no tools
+    assert rebuild(entry, capable(MODELS, replace(INP, estimated_tokens=5000))) is None  # beyond small's window
+    assert rebuild(entry, capable([MID, LARGE], INP)) is None  # no longer a candidate
 
 
 def test_alternatives_keep_their_order_and_new_candidates_follow() -> None:
     entry = CachedRoute("dear:large", ("gone:model", "cheap:small"), None, "external")
-    decision = rebuild(entry, MODELS, INP)
+    decision = rebuild(entry, capable(MODELS, INP))
     assert decision is not None
     assert decision.model == LARGE
     assert decision.alternatives == (SMALL, MID)
