@@ -93,4 +93,6 @@ def decision_body(routed: Routed) -> dict[str, Any]:
     }
     if routed.cache_tier is not None:
         body["cache_tier"] = routed.cache_tier
+    if routed.notes:  # why a cached choice or the external router was passed over
+        body["notes"] = routed.notes
     return body

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Literal
 
 from application.request_config import RequestConfig
@@ -35,8 +35,6 @@ class Selection:
     source: SelectionSource
     manual: bool = False
     difficulty: float | None = None  # the router's estimate, when it chose
-    notes: list[str] = field(default_factory=list)
-    routing_cache: str | None = None  # exact / semantic / miss when the routing cache was consulted
 
 
 def catalog_for(config: RequestConfig, provider_names: list[str]) -> Catalog:
@@ -134,8 +132,7 @@ class Selector:
                 routed = await self._routing.route(models, routing_input(request), options.cost_bias, options)
                 decision = routed.decision
                 targets = [Target(m.provider, m.model) for m in (decision.model, *decision.alternatives)]
-                return Selection(targets=targets, source=routed.source, difficulty=decision.difficulty,
-                                 notes=routed.notes, routing_cache=routed.cache_tier)
+                return Selection(targets=targets, source=routed.source, difficulty=decision.difficulty)
         default = self._default_target(config, allowed)
         return Selection(targets=[default, *self._alternatives(default, catalog, request, config)], source="default")
 

@@ -8,6 +8,7 @@ import pytest
 
 from adapters.memory.breaker_store import InMemoryBreakerStore
 from adapters.memory.keyed_cache import InMemoryRouteCache
+from application.model_selection import decision_body
 from application.routing import EXTERNAL_BREAKER, BuiltinRouter, Guard, RoutingService
 from application.settings import ModelRouterSettings
 from domain.breaker import BreakerPolicy
@@ -246,3 +247,13 @@ async def test_health_names_the_router_and_the_cache() -> None:
 def test_a_cache_or_external_router_needs_the_breaker_guard() -> None:
     with pytest.raises(ValueError, match="breaker guard"):
         RoutingService(BuiltinRouter(Router(FLAT)), cache=InMemoryRouteCache())
+
+
+async def test_select_model_answers_carry_why_a_router_was_passed_over() -> None:
+    external = ScriptedExternal(error=UpstreamError("the external router answered HTTP 503"))
+    routing, _, _ = service(external=external)
+    body = decision_body(await routing.route(MODELS, inp(), 1.0, options()))
+    assert (body["source"], body["cache_tier"], body["model"]) == ("router", "miss", "large")
+    assert body["notes"] == ["external router failed: the external router answered HTTP 503"]
+    external.error = None
+    assert "notes" not in decision_body(await routing.route(MODELS, inp(), 1.0, options()))
