@@ -1,0 +1,71 @@
+"""What the gateway tells its operators about one finished request, and the port that hears it.
+
+`RequestRecord` is plain data, built once per request when it ends (for a stream: when the
+stream ends or is cut) from the outcome the chat use case already has (attempts, selection,
+usage). Every telemetry adapter (access log, Prometheus, OpenTelemetry, the dashboard's
+in-memory ring) implements `RequestObserver`; none of them may block the request path:
+`observe` is called after the response is sent and must be constant-time (hand work to a
+queue or update counters).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Protocol
+
+
+@dataclass(frozen=True, slots=True)
+class RequestRecord:
+    request_id: str
+    family: str  # openai | anthropic | gemini | responses | embeddings
+    route: str  # the served path template, e.g. /v1/chat/completions
+    status: int  # HTTP status sent to the client (200 for a stream that started)
+    outcome: str = "success"  # success | error | cancelled
+    error_kind: str | None = None  # domain error kind when outcome is error
+    streamed: bool = False
+    key_id: int | None = None  # never the key itself
+    organization_id: str | None = None
+    selection_source: str | None = None  # router | cache | manual | external | ...
+    provider: str | None = None  # provider that served the request
+    model: str | None = None  # model that served the request
+    requested_model: str | None = None
+    attempts: tuple[str, ...] = ()  # "provider:model" tried, in order
+    fallbacks: int = 0  # attempts after the first
+    total_ms: float = 0.0
+    upstream_ms: float = 0.0  # time spent waiting on upstreams
+    ttft_ms: float | None = None  # time to first token, streams only
+    input_tokens: int = 0
+    cached_tokens: int = 0
+    output_tokens: int = 0
+    reasoning_tokens: int = 0
+    cost_usd: Decimal | None = None
+    best_cost_usd: Decimal | None = None  # same tokens on the best candidate (routing savings)
+    cache_tier: str | None = None  # response/routing cache layer outcome
+    notes: tuple[str, ...] = field(default=())
+
+    @property
+    def overhead_ms(self) -> float:
+        """Gateway time: total minus time spent waiting on the upstream."""
+        return max(0.0, self.total_ms - self.upstream_ms)
+
+
+class RequestObserver(Protocol):
+    def observe(self, record: RequestRecord) -> None: ...
+
+
+class Observers:
+    """Fan-out to several observers; one failing observer never hides the others."""
+
+    def __init__(self, observers: list[RequestObserver] | None = None) -> None:
+        self._observers = list(observers or [])
+
+    def add(self, observer: RequestObserver) -> None:
+        self._observers.append(observer)
+
+    def observe(self, record: RequestRecord) -> None:
+        for observer in self._observers:
+            try:
+                observer.observe(record)
+            except Exception:  # telemetry must never break a request
+                continue
