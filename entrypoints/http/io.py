@@ -65,8 +65,19 @@ def sse_response(
     on_error: Callable[[BaseException], bytes],
     extra_headers: list[tuple[bytes, bytes]] | None = None,
 ) -> Response:
+    headers = [(b"x-accel-buffering", b"no"), *(extra_headers or [])]
+    return stream_response(outcome, encode, on_error, b"text/event-stream", headers)
+
+
+def stream_response(
+    outcome: StreamOutcome,
+    encode: Callable[[Any], bytes],
+    on_error: Callable[[BaseException], bytes],
+    content_type: bytes,
+    extra_headers: list[tuple[bytes, bytes]] | None = None,
+) -> Response:
     """Stream `outcome.events` through `encode`. A failure after the first byte cannot change the
-    status any more, so it ends the stream with the family's own error event."""
+    status any more, so it ends the stream with the family's own error frame."""
 
     async def body() -> AsyncIterator[bytes]:
         events = outcome.events
@@ -82,9 +93,8 @@ def sse_response(
             if aclose is not None:
                 await aclose()
 
-    headers = [(b"cache-control", b"no-cache"), (b"x-accel-buffering", b"no"), *served_headers(outcome),
-               *(extra_headers or [])]
-    return Response(200, headers, StreamedContent(b"text/event-stream", body))
+    headers = [(b"cache-control", b"no-cache"), *served_headers(outcome), *(extra_headers or [])]
+    return Response(200, headers, StreamedContent(content_type, body))
 
 
 def meter_outcome(meter: RequestMeter, outcome: ChatOutcome | StreamOutcome) -> None:
