@@ -6,7 +6,6 @@ from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any, cast
 
-from application.access import Principal
 from application.execution import Attempts, Executor, open_stream
 from application.metering import RequestMeter
 from application.providers import ProviderRegistry
@@ -18,6 +17,7 @@ from domain.breaker import breaker_key
 from domain.chat import ChatRequest, ChatResponse, StreamEvent
 from domain.errors import UpstreamError
 from domain.fallback import FallbackPolicy, candidates
+from domain.keys import Principal
 from domain.ports import ChatProvider
 
 
