@@ -10,7 +10,6 @@ from application.chat import ChatCall, ChatService
 from entrypoints.http.chat_routes import handle_chat
 from entrypoints.http.errors import request_id_of
 from entrypoints.http.io import json_response, read_json
-from entrypoints.http.token_count import count_input_tokens
 
 
 def register(router: Router) -> None:
@@ -25,4 +24,4 @@ async def messages(request: Request, chat: ChatService) -> Response:
 async def count_tokens(request: Request, chat: ChatService) -> Response:
     body = await read_json(request, chat.max_body_bytes)
     call = ChatCall(CODEC.parse_request(body), CODEC.endpoint, chat.resolve_config(body), request_id_of(request))
-    return json_response({"input_tokens": await count_input_tokens(chat, call)})
+    return json_response({"input_tokens": await chat.count_tokens(call)})

@@ -115,9 +115,5 @@ def error_response(family: Family, exc: BaseException, request_id: str = "") -> 
     return Response(status, headers, Content(b"application/json", body))
 
 
-async def handle_proxy_error(app: Any, request: Request, exc: Exception) -> Response:
-    return error_response(family_for_path(request.path), exc, request_id_of(request))
-
-
 def request_id_of(request: Request) -> str:
     return getattr(request, "request_id", "") or ""

@@ -20,7 +20,6 @@ from domain.errors import InvalidRequest, NotFound
 from entrypoints.http.chat_routes import handle_chat
 from entrypoints.http.errors import request_id_of
 from entrypoints.http.io import json_response, read_json
-from entrypoints.http.token_count import count_input_tokens
 
 _METHODS = ("generateContent", "streamGenerateContent", "countTokens")
 
@@ -75,4 +74,4 @@ async def _count(request: Request, chat: ChatService, body: dict[str, Any], mode
     generate_body = inner if isinstance(inner, dict) else body
     call = ChatCall(CODEC.parse_request(generate_body, model=model, stream=False), CODEC.endpoint,
                     chat.resolve_config(body), request_id_of(request))
-    return json_response({"totalTokens": await count_input_tokens(chat, call)})
+    return json_response({"totalTokens": await chat.count_tokens(call)})
