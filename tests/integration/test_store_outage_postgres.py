@@ -148,3 +148,39 @@ async def test_a_store_that_answers_again_ends_the_grace(forwarder: tuple[Forwar
         assert cache.status()["degraded"] is False
     finally:
         await engine.dispose()
+
+
+async def test_a_ledger_outage_fails_closed_while_keys_ride_the_grace(forwarder: tuple[Forwarder, str]) -> None:
+    """Decided and documented (README, "Outages"): credits fail closed. A verified key is still
+    admitted during a database outage when credits are off; with credits on, the balance cannot
+    be checked, so the request is refused with 503 — never served unpaid, never a 500."""
+    from decimal import Decimal
+
+    from adapters.memory.rate_limiter import InMemoryRateLimiter
+    from adapters.sql.credits import SqlCreditLedger
+    from application.access import AccessGate
+    from application.metering import PendingSpend
+    from domain.credits import Grant
+    from domain.errors import ServiceUnavailable
+
+    forward, url = forwarder
+    engine = create_engine(url)
+    cache = KeyCache(ttl_s=0, grace_s=60, clock=FrozenClock())
+    keys = KeyService(SqlApiKeyStore(engine), cache)
+    ledger = SqlCreditLedger(engine)
+
+    def gate(credits: bool) -> AccessGate:
+        settings = Settings.model_validate({"auth": {"api_keys": True}, "credits": {"enabled": credits}})
+        return AccessGate(settings, keys, InMemoryRateLimiter(), ledger, PendingSpend())
+
+    try:
+        issued = await keys.issue("k", organization_id="org-outage")
+        await ledger.grant(Grant(organization_id="org-outage", amount=Decimal("5"), type="promotional"))
+        assert (await gate(credits=True).admit(issued.plaintext)).key is not None  # normal service
+
+        await forward.cut()
+        assert (await gate(credits=False).admit(issued.plaintext)).key is not None
+        with pytest.raises(ServiceUnavailable, match="credit ledger unavailable"):
+            await gate(credits=True).admit(issued.plaintext)
+    finally:
+        await engine.dispose()
