@@ -73,8 +73,11 @@ def _probes(settings: Settings, redis: redis_asyncio.Redis | None, engine: Calla
     return probes
 
 
-def _sections(settings: Settings, breakers: Section, routing: Section, key_cache: KeyCache) -> dict[str, Section]:
+def _sections(settings: Settings, breakers: Section, routing: Section, key_cache: KeyCache,
+              rate_limiter: Any) -> dict[str, Section]:
     sections = {"breakers": breakers, "routing": routing}
+    if settings.auth.api_keys and isinstance(rate_limiter, RedisRateLimiter):
+        sections["rate_limits"] = status_section(rate_limiter.status)
     if settings.auth.api_keys:
         sections["api_keys"] = status_section(key_cache.status)
     return sections
@@ -139,7 +142,8 @@ class MeteringContainer(containers.DeclarativeContainer):
     credit_ledger = providers.Singleton(SqlCreditLedger, engine=engine)
     rate_limiter = providers.Selector(
         store_kind,
-        redis=providers.Singleton(RedisRateLimiter, client=redis, key_prefix=settings.provided.redis.key_prefix),
+        redis=providers.Singleton(RedisRateLimiter, client=redis, key_prefix=settings.provided.redis.key_prefix,
+                                  clock=clock),
         memory=providers.Singleton(InMemoryRateLimiter),
     )
     payments = providers.Singleton(_payments, settings)
@@ -258,7 +262,8 @@ class Container(containers.DeclarativeContainer):
         probes=providers.Callable(_probes, settings, redis, metering.engine.provider),
         embedded=providers.Callable(_embedded_components, settings),
         sections=providers.Callable(_sections, settings, providers.Callable(breaker_section, breaker_store),
-                                    routing.provided.health, metering.key_cache),
+                                    routing.provided.health, metering.key_cache,
+                                    metering.rate_limiter),
         clock=clock,
     )
 
