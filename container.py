@@ -26,7 +26,7 @@ from adapters.redis.rate_limiter import RedisRateLimiter
 from adapters.routing.external import ExternalRouter
 from adapters.routing.params_file import DEFAULT_PARAMS_PATH, load_estimator
 from adapters.sql.credits import SqlCreditLedger
-from adapters.sql.engine import create_engine
+from adapters.sql.engine import create_engine, database_probe
 from adapters.sql.keys import SqlApiKeyStore
 from adapters.sql.lifecycle import metering_lifecycle, usage_writer
 from adapters.sql.usage import SqlUsageStore
@@ -36,7 +36,7 @@ from application.access import AccessGate, RateLimitedProviderFactory
 from application.billing import BillingService
 from application.chat import ChatService
 from application.execution import Executor
-from application.health import HealthService, breaker_section
+from application.health import HealthService, Section, breaker_section, status_section
 from application.keys import KeyCache, KeyService
 from application.metering import Metering, PendingSpend
 from application.model_selection import ModelSelectionService
@@ -69,8 +69,21 @@ def _breaker_policy(settings: BreakerSettings) -> BreakerPolicy:
 Probe = Callable[[], Awaitable[dict[str, Any]]]
 
 
-def _probes(settings: Settings, redis: redis_asyncio.Redis | None) -> dict[str, Probe]:
-    return {"redis": redis_probe(redis)} if redis is not None else {}
+def _probes(settings: Settings, redis: redis_asyncio.Redis | None, engine: Callable[[], Any]) -> dict[str, Probe]:
+    probes = {"redis": redis_probe(redis)} if redis is not None else {}
+    if settings.database.url:  # the embedded SQLite file is reported as embedded, not probed
+        probes["database"] = database_probe(engine())
+    return probes
+
+
+def _sections(settings: Settings, breakers: Section, routing: Section, key_cache: KeyCache,
+              rate_limiter: Any) -> dict[str, Section]:
+    sections = {"breakers": breakers, "routing": routing}
+    if settings.auth.api_keys and isinstance(rate_limiter, RedisRateLimiter):
+        sections["rate_limits"] = status_section(rate_limiter.status)
+    if settings.auth.api_keys:
+        sections["api_keys"] = status_section(key_cache.status)
+    return sections
 
 
 def _embedded_components(settings: Settings) -> dict[str, dict[str, Any]]:
@@ -126,6 +139,7 @@ class MeteringContainer(containers.DeclarativeContainer):
     settings = providers.Dependency(instance_of=Settings)
     redis: providers.Dependency[Any] = providers.Dependency()
     store_kind = providers.Dependency(instance_of=str)
+    clock: providers.Dependency[Any] = providers.Dependency()
 
     engine = providers.Singleton(create_engine, settings.provided.database.url)
     key_store = providers.Singleton(SqlApiKeyStore, engine=engine)
@@ -133,7 +147,8 @@ class MeteringContainer(containers.DeclarativeContainer):
     credit_ledger = providers.Singleton(SqlCreditLedger, engine=engine)
     rate_limiter = providers.Selector(
         store_kind,
-        redis=providers.Singleton(RedisRateLimiter, client=redis, key_prefix=settings.provided.redis.key_prefix),
+        redis=providers.Singleton(RedisRateLimiter, client=redis, key_prefix=settings.provided.redis.key_prefix,
+                                  clock=clock),
         memory=providers.Singleton(InMemoryRateLimiter),
     )
     payments = providers.Singleton(_payments, settings)
@@ -145,7 +160,8 @@ class MeteringContainer(containers.DeclarativeContainer):
                                    pending=pending, currency=settings.provided.credits.currency,
                                    charge_credits=settings.provided.credits.enabled)
 
-    key_cache = providers.Singleton(KeyCache, ttl_s=settings.provided.auth.key_cache_ttl_s)
+    key_cache = providers.Singleton(KeyCache, ttl_s=settings.provided.auth.key_cache_ttl_s,
+                                    grace_s=settings.provided.auth.key_cache_grace_s, clock=clock)
     key_service = providers.Factory(KeyService, store=key_store, cache=key_cache)
     access_gate = providers.Factory(AccessGate, settings=settings, keys=key_service, limiter=rate_limiter,
                                     ledger=credit_ledger, pending=pending)
@@ -203,7 +219,8 @@ class Container(containers.DeclarativeContainer):
     clock = providers.Singleton(SystemClock)
 
     # --- adapters -------------------------------------------------------------------------
-    metering = providers.Container(MeteringContainer, settings=settings, redis=redis, store_kind=store_kind)
+    metering = providers.Container(MeteringContainer, settings=settings, redis=redis, store_kind=store_kind,
+                                   clock=clock)
     provider_factory = providers.Singleton(SdkProviderFactory, http_client=http_client)
     limited_provider_factory = providers.Singleton(RateLimitedProviderFactory, inner=provider_factory,
                                                    limiter=metering.rate_limiter, settings=settings.provided.rate_limit)
@@ -252,10 +269,12 @@ class Container(containers.DeclarativeContainer):
                                      selector=selector, base=base_request_config, cache=cache.response_caching)
     health_service = providers.Singleton(
         HealthService, settings=settings,
-        probes=providers.Callable(_probes, settings, redis),
+        probes=providers.Callable(_probes, settings, redis, metering.engine.provider),
         embedded=providers.Callable(_embedded_components, settings),
-        sections=providers.Dict(breakers=providers.Callable(breaker_section, breaker_store),
-                                routing=routing.provided.health),
+        sections=providers.Callable(_sections, settings, providers.Callable(breaker_section, breaker_store),
+                                    routing.provided.health, metering.key_cache,
+                                    metering.rate_limiter),
+        clock=clock,
     )
 
     lifecycle = providers.Resource(_lifecycle, http_client=http_client, registry=registry, redis=redis,

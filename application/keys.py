@@ -21,7 +21,7 @@ from domain.keys import (
     hash_key,
     well_formed,
 )
-from domain.ports import ApiKeyStore
+from domain.ports import ApiKeyStore, Clock
 
 Now = Callable[[], datetime]
 MUTABLE_FIELDS = ("name", "organization_id", "metadata", "rate_limit_rpm", "budget_limit", "budget_period",
@@ -41,30 +41,83 @@ class IssuedKey:
 
 
 class KeyCache:
-    """Verified keys by hash for `ttl_s` seconds (0 disables it). Shared by every request."""
+    """Verified keys by hash, shared by every request.
 
-    def __init__(self, ttl_s: float = 0.0, max_entries: int = 10_000) -> None:
+    An entry is fresh for `ttl_s` seconds (0: every request reads the store). While the store is
+    unreachable, an entry verified less than `ttl_s + grace_s` seconds ago still answers (0 grace:
+    a store outage refuses every key), so keys in use keep working through a database outage and
+    only unknown keys are refused. The cache keeps entries only when `ttl_s` or `grace_s` is set.
+    """
+
+    def __init__(self, ttl_s: float = 0.0, max_entries: int = 10_000, *, grace_s: float = 0.0,
+                 clock: Clock | None = None) -> None:
         self.ttl_s = ttl_s
+        self.grace_s = grace_s
         self._max = max_entries
+        self._clock = clock or _MonotonicClock()
+        # hash -> (monotonic time of the store read, key)
         self._entries: dict[str, tuple[float, ApiKey]] = {}
+        self._store_down_since: float | None = None  # wall time of the first failure of an outage
+        self._served_stale = 0
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.ttl_s or self.grace_s)
 
     def get(self, key_hash: str) -> ApiKey | None:
-        if not self.ttl_s:
-            return None
-        entry = self._entries.get(key_hash)
-        if entry is None or entry[0] < time.monotonic():
-            return None
-        return entry[1]
+        """The key when its entry is fresh (read from the store less than `ttl_s` ago)."""
+        return self._within(key_hash, self.ttl_s)
+
+    def get_stale(self, key_hash: str) -> ApiKey | None:
+        """The key for use while the store is unreachable: read less than `ttl_s + grace_s` ago."""
+        key = self._within(key_hash, self.ttl_s + self.grace_s) if self.grace_s else None
+        if key is not None:
+            self._served_stale += 1
+        return key
 
     def put(self, key: ApiKey) -> None:
-        if not self.ttl_s:
+        if not self.enabled:
             return
         if len(self._entries) >= self._max:
             self._entries.clear()
-        self._entries[key.key_hash] = (time.monotonic() + self.ttl_s, key)
+        self._entries[key.key_hash] = (self._clock.monotonic(), key)
 
     def forget(self, key_hash: str) -> None:
         self._entries.pop(key_hash, None)
+
+    def store_failed(self) -> None:
+        if self._store_down_since is None:
+            self._store_down_since = self._clock.now()
+
+    def store_answered(self) -> None:
+        self._store_down_since = None
+
+    def status(self) -> dict[str, Any]:
+        """For /health: whether keys are being served from the cache because the store is down."""
+        down = self._store_down_since is not None
+        report: dict[str, Any] = {
+            "mode": "grace (key store unreachable: serving keys verified before the outage)" if down
+            else "store", "degraded": down, "cached_keys": len(self._entries),
+            "ttl_s": self.ttl_s, "grace_s": self.grace_s, "served_from_grace": self._served_stale}
+        if down:
+            report["store_down_since"] = datetime.fromtimestamp(self._store_down_since or 0, UTC).isoformat()
+        return report
+
+    def _within(self, key_hash: str, age_s: float) -> ApiKey | None:
+        if not age_s:
+            return None
+        entry = self._entries.get(key_hash)
+        if entry is None or self._clock.monotonic() - entry[0] >= age_s:
+            return None
+        return entry[1]
+
+
+class _MonotonicClock:
+    def now(self) -> float:
+        return time.time()
+
+    def monotonic(self) -> float:
+        return time.monotonic()
 
 
 def validate_changes(changes: Mapping[str, Any]) -> dict[str, Any]:
@@ -162,7 +215,15 @@ class KeyService:
         digest = hash_key(plaintext)
         key = self._cache.get(digest)
         if key is None:
-            key = await self._store.find_by_hash(digest)
+            try:
+                key = await self._store.find_by_hash(digest)
+            except Exception:  # the store is an adapter: any failure means "unreachable"
+                self._cache.store_failed()
+                key = self._cache.get_stale(digest)
+                if key is None:
+                    raise  # an unknown key cannot be verified without the store: the caller's 503
+                return key, key.state(self._now())
+            self._cache.store_answered()
             if key is None:
                 return None, None
             self._cache.put(key)

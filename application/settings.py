@@ -187,6 +187,9 @@ class AuthSettings(Strict):
     # Seconds a verified key may be reused without a store lookup. 0: every request reads the
     # store, so a revocation or budget change on any instance applies to the very next request.
     key_cache_ttl_s: float = Field(0.0, ge=0)
+    # Seconds beyond the TTL a verified key keeps working while the key store (the database) is
+    # unreachable. Unknown keys are refused with 503 during an outage; 0 refuses every key.
+    key_cache_grace_s: float = Field(300.0, ge=0)
 
 
 class CreditsSettings(Strict):

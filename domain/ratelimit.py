@@ -1,12 +1,19 @@
-"""GCRA (generic cell rate algorithm): `limit` requests per `period`, bursts up to `limit`.
+"""Sliding-window rate limits: at most `limit` admitted requests in any `period`.
 
-State is one number per bucket, the theoretical arrival time (TAT), in integer microseconds so
-that the arithmetic is exact (with floats, `now + 60 - 60` can exceed `now` and refuse a first
-request). The Redis adapter runs the same arithmetic in Lua; the in-memory adapter calls `gcra`.
+"20 requests per minute" means exactly that: for every instant `a`, at most 20 requests admitted
+in `[a, a + 60 s)`. A bucket remembers the times of the requests it admitted during the last
+`period` (at most `limit` of them); a request is admitted when fewer than `limit` remain, and a
+refusal's `retry_after` is the time until the oldest one that must leave does. A full burst is
+allowed, but it is then spent for a whole period (unlike GCRA, whose burst plus refill admitted
+up to 2 × limit in the first minute).
+
+Times are integer microseconds, so the arithmetic is exact. The Redis adapter runs the same rule
+in Lua (a sorted set per bucket); the in-memory adapter calls `sliding_window`.
 """
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass
 
 MICROS = 1_000_000
@@ -21,14 +28,16 @@ class RateDecision:
 ALLOWED = RateDecision(True)
 
 
-def gcra(tat: int | None, now: int, limit: int, period: int = 60 * MICROS) -> tuple[RateDecision, int | None]:
-    """(decision, new TAT), times in microseconds. The TAT is unchanged (None) on a refusal."""
+def sliding_window(admitted: deque[int], now: int, limit: int, period: int = 60 * MICROS) -> RateDecision:
+    """Decide one request at `now` and update `admitted` (ascending admission times) in place:
+    times at or before `now - period` leave it; an admitted request's time joins it."""
     if limit <= 0:
         raise ValueError("a rate limit must be positive")
-    interval = max(1, period // limit)
-    start = now if tat is None or tat < now else tat
-    new_tat = start + interval
-    allow_at = new_tat - period
-    if now < allow_at:
-        return RateDecision(False, (allow_at - now) / MICROS), None
-    return ALLOWED, new_tat
+    while admitted and admitted[0] <= now - period:
+        admitted.popleft()
+    if len(admitted) >= limit:
+        # The request is admitted once all but limit - 1 of the remembered times have left.
+        leaves_at = admitted[len(admitted) - limit] + period
+        return RateDecision(False, (leaves_at - now) / MICROS)
+    admitted.append(now)
+    return ALLOWED

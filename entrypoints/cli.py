@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import signal
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -85,6 +86,24 @@ def uvicorn_options(settings: Settings, host: str, port: int) -> dict[str, Any]:
                 http="httptools", loop="uvloop", server_header=False)
 
 
+def _drained(signum: int, _frame: object) -> None:
+    """Runs when uvicorn, having finished its graceful shutdown, re-raises SIGTERM/SIGINT."""
+    raise SystemExit(0)
+
+
+def exit_zero_after_drain() -> None:
+    """Make a signal-initiated graceful shutdown exit with status 0.
+
+    uvicorn handles SIGTERM/SIGINT itself (stop accepting, drain within `shutdown_timeout_s`),
+    then restores the handlers it found and raises the signal again so the exit status reports
+    it: 143 for SIGTERM, which orchestrators count as a crash. The handlers installed here are
+    the ones it restores, so the re-raised signal ends the process with 0 after the drain. A
+    signal before uvicorn starts (nothing accepted yet) also exits 0.
+    """
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, _drained)
+
+
 def serve(args: argparse.Namespace) -> None:
     settings = _load(args.config, args.env_files)
     host = args.host or settings.server.host
@@ -96,6 +115,7 @@ def serve(args: argparse.Namespace) -> None:
     import uvicorn
 
     common = uvicorn_options(settings, host, port)
+    exit_zero_after_drain()
     if workers > 1:
         # Each worker process builds its own app from the same config.
         os.environ[CONFIG_ENV] = os.path.abspath(args.config)

@@ -1,11 +1,13 @@
-"""GCRA rate limiting in process memory: exact within one process, not shared across processes."""
+"""Sliding-window rate limiting in process memory: exact within one process, not shared across
+processes. Memory per bucket is at most `limit` timestamps."""
 
 from __future__ import annotations
 
 import time
+from collections import deque
 from collections.abc import Callable
 
-from domain.ratelimit import MICROS, RateDecision, gcra
+from domain.ratelimit import MICROS, RateDecision, sliding_window
 
 MAX_BUCKETS = 100_000
 
@@ -13,17 +15,21 @@ MAX_BUCKETS = 100_000
 class InMemoryRateLimiter:
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._clock = clock
-        self._tats: dict[str, int] = {}
+        self._buckets: dict[str, deque[int]] = {}
+        self._longest_period = 0
 
     async def acquire(self, key: str, limit: int, period_s: float = 60.0) -> RateDecision:
         now = int(self._clock() * MICROS)
-        decision, new_tat = gcra(self._tats.get(key), now, limit, int(period_s * MICROS))
-        if new_tat is not None:
-            if len(self._tats) >= MAX_BUCKETS:
+        period = int(period_s * MICROS)
+        self._longest_period = max(self._longest_period, period)
+        bucket = self._buckets.get(key)
+        if bucket is None:
+            if len(self._buckets) >= MAX_BUCKETS:
                 self._evict(now)
-            self._tats[key] = new_tat
-        return decision
+            bucket = self._buckets[key] = deque()
+        return sliding_window(bucket, now, limit, period)
 
     def _evict(self, now: int) -> None:
-        # A bucket whose TAT is in the past is indistinguishable from a fresh one.
-        self._tats = {k: tat for k, tat in self._tats.items() if tat > now}
+        # A bucket whose last admission is a whole period old is indistinguishable from a fresh one.
+        horizon = now - self._longest_period
+        self._buckets = {k: b for k, b in self._buckets.items() if b and b[-1] > horizon}

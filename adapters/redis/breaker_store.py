@@ -164,5 +164,5 @@ class RedisBreakerStore:
 
     def status(self) -> dict[str, object]:
         if self._usable():
-            return {"store": "redis"}
-        return {"store": "local (degraded)", "reason": f"redis unreachable: {self._last_error}"}
+            return {"store": "redis", "degraded": False}
+        return {"store": "local (degraded)", "degraded": True, "reason": f"redis unreachable: {self._last_error}"}

@@ -6,14 +6,17 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import redis.asyncio as redis_asyncio
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
 
 
-def redis_client(url: str) -> redis_asyncio.Redis | None:
+def redis_client(url: str, timeout_s: float = 0.25) -> redis_asyncio.Redis | None:
+    """Short timeouts and no client-side retries: a Redis outage must cost one short timeout and
+    then the stores' local fallback (their circuit skips Redis for a while), not stall requests."""
     if not url:
         return None
-    # Short timeouts: a Redis outage must degrade the gateway, not stall every request.
-    return redis_asyncio.Redis.from_url(url, socket_timeout=0.5, socket_connect_timeout=0.5,
-                                        health_check_interval=30)
+    return redis_asyncio.Redis.from_url(url, socket_timeout=timeout_s, socket_connect_timeout=timeout_s,
+                                        retry=Retry(NoBackoff(), 0), health_check_interval=30)
 
 
 async def close_redis(client: redis_asyncio.Redis | None) -> None:

@@ -4,6 +4,7 @@ exceptions. Mapped once here; handlers only raise."""
 from __future__ import annotations
 
 import logging
+import math
 from typing import Any
 
 import orjson
@@ -108,7 +109,7 @@ def error_response(family: Family, exc: BaseException, request_id: str = "") -> 
     headers: list[tuple[bytes, bytes]] = []
     retry_after = retry_after_header(exc)
     if retry_after is not None:
-        headers.append((b"retry-after", str(max(1, round(retry_after))).encode()))
+        headers.append((b"retry-after", str(max(1, math.ceil(retry_after))).encode()))  # never early
     if request_id:
         headers.append((b"x-request-id", request_id.encode()))
     body = orjson.dumps(error_body(family, kind, message, param, code))

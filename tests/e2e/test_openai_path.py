@@ -126,8 +126,8 @@ def test_shutdown_lets_an_inflight_stream_finish(tmp_path: Path, fake_upstream: 
         started = time.monotonic()
         rest = "".join(c.choices[0].delta.content or "" for c in stream if c.choices)
         assert rest.endswith("w5 w6")  # the stream completed after the signal
-        # uvicorn finishes the shutdown, then re-raises the signal so the exit status reports it
-        assert process.wait(timeout=15) in (0, -sig)
+        # a graceful drain is a clean exit: 0, not the re-raised signal (143 / 130)
+        assert process.wait(timeout=15) == 0
         assert time.monotonic() - started < 10
         log = process.stdout.read().decode() if process.stdout else ""
         assert "Waiting for application shutdown." in log and "Finished server process" in log

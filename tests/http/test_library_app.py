@@ -215,7 +215,7 @@ async def test_cors(serve: Any, tmp_path: Path) -> None:
 async def test_storage_settings_show_in_health(serve: Any, tmp_path: Path) -> None:
     client, _ = await serve(base(tmp_path))
     report = await (await client.get("/health")).json()
-    assert "database" not in report["components"]  # configured: no longer the embedded file
+    assert report["components"]["database"] == {"status": "up", "mode": "sqlite"}  # configured: probed
     assert (tmp_path / "gateway.db").exists()  # migrated at start
 
     client, _ = await serve(base(tmp_path).with_redis("redis://127.0.0.1:1/0"))
