@@ -8,6 +8,7 @@ from collections.abc import Iterable
 
 import httpx2
 
+from adapters.providers.transport import ResponseTooLarge
 from adapters.redaction import redact
 from domain.errors import UpstreamError, UpstreamRejected, UpstreamTimeout, UpstreamUnreachable
 
@@ -44,6 +45,9 @@ def from_status(status: int, message: str, provider: str, retry_after: float | N
 
 def translate_transport_error(exc: Exception, provider: str) -> UpstreamError:
     """A failure below HTTP (no status to judge by): a timeout, or a connection that failed."""
+    if isinstance(exc, ResponseTooLarge):  # not a network fault: the same call would fail again
+        return UpstreamError(f"{provider} sent a response too large to accept: {exc}", provider=provider,
+                             retryable=False)
     if isinstance(exc, httpx2.TimeoutException):
         return UpstreamTimeout(f"{provider} timed out", provider=provider)
     if isinstance(exc, httpx2.TransportError):
