@@ -143,7 +143,7 @@ class _Connection(asyncio.Protocol):
         self._wake()
 
     def on_message_complete(self) -> None:
-        self.complete = True
+        self.complete = self.error is None
         self._wake()
 
     def _fail(self, exc: Exception) -> None:
@@ -159,11 +159,11 @@ class _Connection(asyncio.Protocol):
 
     async def next_chunk(self, timeout: float | None) -> bytes | None:
         """The next body bytes, or None at the end of the body."""
-        while not self.chunks:
-            if self.complete:
-                return None
+        while not self.chunks or self.error is not None:
             if self.error is not None:
                 raise self.error
+            if self.complete:
+                return None
             self.wakeup = asyncio.get_running_loop().create_future()
             try:
                 async with asyncio.timeout(timeout):
