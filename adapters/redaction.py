@@ -24,7 +24,7 @@ _MIN_SECRET = 6  # shorter "secrets" (test values like "k") would shred ordinary
 _PATTERNS = re.compile(
     r"(?i)(?P<scheme>\b(?:bearer|basic)\s+)[A-Za-z0-9._~+/=-]{6,}"
     r"|(?P<name>\b(?:api[_-]?key|x-api-key|x-goog-api-key|authorization|key|token|secret|password)"
-    r"[\"']?\s*[=:]\s*[\"']?)(?!\[redacted\])[^\s\"'&,;]{6,}"
+    r"[\"']?\s*[=:]\s*[\"']?)(?!\[redacted\])(?=[^\s\"'&,;]*\d)[^\s\"'&,;]{8,}"
     r"|\b(?:sk|rk|pk)[-_](?:live_|test_|ant-|proj-)?[A-Za-z0-9_-]{8,}"
     r"|\bAIza[0-9A-Za-z_-]{20,}"
     r"|\b(?:gsk|xai|whsec|apk)[-_][A-Za-z0-9_-]{8,}"
