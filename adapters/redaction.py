@@ -71,6 +71,7 @@ class RedactingFilter(logging.Filter):
         clean = redact(message)
         if clean != message:
             record.msg, record.args = clean, None
+            record.__dict__.pop("color_message", None)  # uvicorn's coloured copy of the raw format
         if record.exc_info and not record.exc_text:
             record.exc_text = self._formatter.formatException(record.exc_info)
         if record.exc_text:
