@@ -13,8 +13,8 @@ is built) and the system's trust store (`truststore`), so a corporate TLS-inspec
 Bounds: a write timeout (httpx2's `write`), read backpressure (the socket stops being read while
 more than `_HIGH_WATER` bytes wait for a slow consumer), response heads of at most
 `_MAX_HEAD_BYTES` and bodies of at most `max_response_bytes` (a clear `ResponseTooLarge`).
-A keep-alive connection the server had already closed is retried once on a fresh one, when not
-one byte of the response had arrived (the server never read the request).
+A keep-alive connection the server had already closed is retried once on a fresh one, for an
+idempotent request (method, or an Idempotency-Key header) of which not one response byte arrived.
 """
 
 from __future__ import annotations
@@ -39,6 +39,7 @@ _HIGH_WATER = 256 * 1024  # buffered, unread body bytes at which the socket stop
 _LOW_WATER = 64 * 1024  # ... and at which it is read again
 _MAX_HEAD_BYTES = 64 * 1024
 DEFAULT_MAX_RESPONSE_BYTES = 64 * 1024 * 1024
+_IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 
 
 class ResponseTooLarge(httpx2.RemoteProtocolError):
@@ -375,7 +376,8 @@ class FastTransport(httpx2.AsyncBaseTransport):
                 body = b"".join([part async for part in request.stream])  # type: ignore[union-attr]
             route = self._route(scheme, host, port)
             head = self._head(request, host, port, len(body), route if scheme == b"http" else None)
-            conn = await self._send(pool, scheme, host, port, head + body, timeouts, read_timeout)
+            replayable = request.method in _IDEMPOTENT or "idempotency-key" in request.headers
+            conn = await self._send(pool, scheme, host, port, head + body, timeouts, read_timeout, replayable)
         except BaseException:
             pool.slots.release()
             raise
@@ -403,16 +405,18 @@ class FastTransport(httpx2.AsyncBaseTransport):
         return b"\r\n".join(lines) + b"\r\n\r\n"
 
     async def _send(self, pool: _Pool, scheme: bytes, host: bytes, port: int, payload: bytes,
-                    timeouts: Mapping[str, Any], read_timeout: float | None) -> _Connection:
-        # A keep-alive connection can be closed by the server just as we reuse it. When the server
-        # sent not one byte back, it never read the request: send it once more on a new
-        # connection. Any other failure is final (the server may have acted on the request).
+                    timeouts: Mapping[str, Any], read_timeout: float | None,
+                    replayable: bool = False) -> _Connection:
+        # A keep-alive connection can be closed by the server just as we reuse it. An idempotent
+        # request (by method, or one carrying an Idempotency-Key) that got not one byte back is
+        # sent once more on a new connection. Anything else is final: a server that read a POST
+        # and then dropped the connection may have acted on it.
         reused = pool.take()
         conn = reused or await self._connect(scheme, host, port, timeouts.get("connect"))
         try:
             await self._exchange(conn, payload, timeouts.get("write"), read_timeout)
         except httpx2.RemoteProtocolError:
-            if reused is None or conn.received or not conn.closed:
+            if reused is None or not replayable or conn.received or not conn.closed:
                 raise
             conn = await self._connect(scheme, host, port, timeouts.get("connect"))
             await self._exchange(conn, payload, timeouts.get("write"), read_timeout)

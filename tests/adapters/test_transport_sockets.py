@@ -87,10 +87,25 @@ async def test_a_stale_keep_alive_socket_is_retried_once_on_a_new_connection() -
         return True
 
     async with RawServer(second_request_closes) as server, httpx2.AsyncClient(transport=FastTransport()) as http:
-        assert (await http.post(server.url(), content=b"1")).text == "fresh"
-        assert (await http.post(server.url(), content=b"2")).text == "fresh"
-    assert server.connections == 2
-    assert [r.body for r in server.requests] == [b"1", b"2", b"2"]
+        assert (await http.get(server.url("/1"))).text == "fresh"
+        assert (await http.get(server.url("/2"))).text == "fresh"
+        assert (await http.post(server.url("/3"), content=b"k", headers={"Idempotency-Key": "k1"})).text == "fresh"
+    assert server.connections == 3
+    assert [r.target for r in server.requests] == ["/1", "/2", "/2", "/3", "/3"]
+
+
+async def test_a_post_dropped_on_a_reused_socket_is_not_resent() -> None:
+    async def second_request_closes(request: Request, writer: asyncio.StreamWriter, index: int) -> bool:
+        if index == 1:  # the server may have acted on it before dropping the connection
+            return False
+        writer.write(response(body=b"fresh"))
+        return True
+
+    async with RawServer(second_request_closes) as server, httpx2.AsyncClient(transport=FastTransport()) as http:
+        await http.post(server.url(), content=b"1")
+        with pytest.raises(httpx2.RemoteProtocolError):
+            await http.post(server.url(), content=b"2")
+    assert [r.body for r in server.requests] == [b"1", b"2"]
 
 
 async def test_no_retry_on_a_new_connection_or_after_response_bytes() -> None:
