@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from adapters.config import ConfigError, load_settings
+from adapters.redaction import configured_secrets, install_log_redaction
 from application.settings import Settings
 from entrypoints import admin_cli
 
@@ -110,6 +111,7 @@ def serve(args: argparse.Namespace) -> None:
     port = args.port if args.port is not None else settings.server.port
     workers = args.workers or settings.server.workers
     logging.basicConfig(level=settings.server.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
+    install_log_redaction(configured_secrets(settings))  # before any line that could quote one
     for line in describe_startup(settings):
         log.info(line)
     import uvicorn

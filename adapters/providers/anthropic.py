@@ -16,10 +16,12 @@ import httpx2
 
 from adapters.providers.direct import DirectSender, sdk_headers
 from adapters.providers.sse import end_of_stream, json_chunks
+from adapters.redaction import redact_error
 from adapters.wire.anthropic_body import build_request, translated_body
 from adapters.wire.anthropic_response import parse_response
 from adapters.wire.anthropic_stream import StreamParser
 from domain.chat import ChatRequest, ChatResponse, StreamEvent
+from domain.errors import UpstreamError
 
 _COUNT_FIELDS = ("messages", "system", "tools", "tool_choice", "thinking")
 
@@ -48,11 +50,15 @@ class AnthropicProvider:
         parser = StreamParser(self.name)
         response = await self._send.post("/v1/messages", body, stream=True)
         async with contextlib.aclosing(json_chunks(response, self.name)) as chunks:
-            async for chunk in chunks:
-                for event in parser.feed(chunk):
-                    yield event
-                if parser.stopped:
-                    break
+            try:
+                async for chunk in chunks:
+                    for event in parser.feed(chunk):
+                        yield event
+                    if parser.stopped:
+                        break
+            except UpstreamError as exc:  # an `error` event quotes the upstream's text
+                redact_error(exc, self._send.secrets)
+                raise
         yield end_of_stream(parser, self.name)
 
     async def count_tokens(self, request: ChatRequest, model: str) -> int:

@@ -15,6 +15,7 @@ import httpx2
 import orjson
 
 from adapters.providers.errors import from_status, retry_after_seconds, translate_transport_error
+from adapters.redaction import header_secrets
 from domain.errors import UpstreamError
 
 
@@ -51,6 +52,7 @@ class DirectSender:
         self._headers = headers
         self._timeout = httpx2.Timeout(timeout_s, connect=min(timeout_s, 10.0))
         self._provider = provider
+        self.secrets = header_secrets(headers)  # redacted from whatever the upstream echoes back
 
     async def post(self, path: str, body: dict[str, Any], *, stream: bool = False) -> httpx2.Response:
         """POST JSON; a non-2xx answer or a transport failure raises the matching UpstreamError."""
@@ -66,7 +68,7 @@ class DirectSender:
         if response.status_code >= 400:
             message, code = error_message(response)
             raise from_status(response.status_code, message, self._provider, retry_after_seconds(response.headers),
-                              code=code)
+                              code=code, secrets=self.secrets)
         return response
 
     async def post_json(self, path: str, body: dict[str, Any]) -> dict[str, Any]:

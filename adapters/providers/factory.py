@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from http.cookiejar import CookieJar, CookiePolicy
+
 import httpx2
 
 from adapters.providers.transport import FastTransport
@@ -9,8 +11,31 @@ from application.settings import ProviderSettings
 from domain.ports import ChatProvider
 
 
+class _NoCookies(CookiePolicy):
+    """Accepts no cookie and sends none: the pool is shared by every caller, so an upstream's
+    `Set-Cookie` (a session, a load-balancer pin) must not follow one caller's request into
+    another's."""
+
+    netscape = True
+    rfc2965 = False
+    hide_cookie2 = True
+
+    def set_ok(self, cookie: object, request: object) -> bool:
+        return False
+
+    def return_ok(self, cookie: object, request: object) -> bool:
+        return False
+
+    def domain_return_ok(self, domain: str, request: object) -> bool:
+        return False
+
+    def path_return_ok(self, path: str, request: object) -> bool:
+        return False
+
+
 def shared_http_client(max_connections_per_host: int = 512) -> httpx2.AsyncClient:
-    """One connection pool for every provider (timeouts are set per request by each SDK).
+    """One connection pool for every provider (timeouts are set per request by each SDK), with no
+    cookie jar.
 
     The lean keep-alive transport replaces httpcore2: see adapters/providers/transport.py.
     """
@@ -18,6 +43,7 @@ def shared_http_client(max_connections_per_host: int = 512) -> httpx2.AsyncClien
         transport=FastTransport(max_connections_per_host=max_connections_per_host),
         timeout=httpx2.Timeout(60.0, connect=10.0),
         follow_redirects=False,
+        cookies=CookieJar(policy=_NoCookies()),
     )
 
 

@@ -29,6 +29,7 @@ from google.genai import types as genai_types
 
 from adapters.providers.errors import from_status, retry_after_seconds, translate_transport_error
 from adapters.providers.sse import end_of_stream, json_chunks
+from adapters.redaction import header_secrets, redact_error
 from adapters.wire.gemini_body import build_request, count_body
 from adapters.wire.gemini_response import parse_response
 from adapters.wire.gemini_stream import StreamParser
@@ -64,7 +65,7 @@ def model_path(model: str) -> str:
     return model if model.startswith(("models/", "tunedModels/")) else f"models/{model}"
 
 
-def translate_gemini_error(exc: Exception, provider: str) -> UpstreamError:
+def translate_gemini_error(exc: Exception, provider: str, secrets: tuple[str, ...] = ()) -> UpstreamError:
     if isinstance(exc, httpx2.HTTPError):
         return translate_transport_error(exc, provider)
     if isinstance(exc, genai_errors.APIError):
@@ -72,7 +73,7 @@ def translate_gemini_error(exc: Exception, provider: str) -> UpstreamError:
         headers = getattr(response, "headers", None)
         return from_status(int(exc.code or 500), str(exc.message or exc.status or "error"), provider,
                            retry_after_seconds(headers if isinstance(headers, httpx2.Headers) else None),
-                           code=exc.status)
+                           code=exc.status, secrets=secrets)
     return UpstreamError(f"{provider} failed: {type(exc).__name__}", provider=provider)
 
 
@@ -91,6 +92,7 @@ class GeminiProvider:
         )
         self._client = genai.Client(vertexai=False, api_key=api_key or "not-needed", http_options=options)
         self._api = self._client._api_client
+        self._secrets = (api_key, *header_secrets(headers or {}))  # redacted from upstream errors
 
     async def _send(self, path: str, body: dict[str, Any], *, stream: bool) -> Any:
         request = self._api._build_request("post", path, {}, None)
@@ -98,7 +100,7 @@ class GeminiProvider:
         try:
             return await self._api._async_request(request, stream=stream)
         except (genai_errors.APIError, httpx2.TransportError) as exc:
-            raise translate_gemini_error(exc, self.name) from exc
+            raise translate_gemini_error(exc, self.name, self._secrets) from exc
 
     async def _post_json(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
         response = await self._send(path, body, stream=False)
@@ -119,9 +121,13 @@ class GeminiProvider:
         parser = StreamParser(self.name)
         sent = await self._send(f"{model_path(model)}:streamGenerateContent?alt=sse", body, stream=True)
         async with contextlib.aclosing(json_chunks(sent.response_stream, self.name)) as chunks:
-            async for chunk in chunks:
-                for event in parser.feed(chunk):
-                    yield event
+            try:
+                async for chunk in chunks:
+                    for event in parser.feed(chunk):
+                        yield event
+            except UpstreamError as exc:  # an `error` event quotes the upstream's text
+                redact_error(exc, self._secrets)
+                raise
         yield end_of_stream(parser, self.name)
 
     async def count_tokens(self, request: ChatRequest, model: str) -> int:

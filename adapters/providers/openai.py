@@ -15,6 +15,7 @@ import openai
 
 from adapters.providers.direct import DirectSender, sdk_headers
 from adapters.providers.sse import end_of_stream, json_chunks
+from adapters.redaction import redact
 from adapters.wire.openai_chat import build_request
 from adapters.wire.openai_response import StreamParser, parse_response
 from domain.chat import ChatRequest, ChatResponse, StreamEvent
@@ -47,7 +48,8 @@ class OpenAIProvider:
                 if chunk.get("error"):
                     error = chunk["error"]
                     message = str(error.get("message") if isinstance(error, dict) else error)
-                    raise UpstreamError(f"provider stream error: {message}", provider=self.name)
+                    raise UpstreamError(redact(f"provider stream error: {message}", self._send.secrets),
+                                        provider=self.name)
                 for event in parser.feed(chunk):
                     yield event
         yield end_of_stream(parser, self.name)

@@ -7,6 +7,7 @@ import os
 from blacksheep import Application
 
 from adapters.config import load_settings
+from adapters.redaction import configured_secrets, install_log_redaction
 from container import build_container
 from entrypoints.http.app import create_app
 
@@ -15,4 +16,5 @@ def app_from_environment() -> Application:
     env_files = os.environ.get("ADAPTIVE_PROXY_ENV_FILES")
     settings = load_settings(os.environ["ADAPTIVE_PROXY_CONFIG"],
                              env_files.split(os.pathsep) if env_files else None)
+    install_log_redaction(configured_secrets(settings))
     return create_app(build_container(settings))
