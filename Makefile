@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup run test lint typecheck pytest bench fake-upstream lock clean
+.PHONY: setup run test lint typecheck pytest bench fake-upstream lock clean wheelhouse base-image image
 
 setup: $(STAMP)
 
@@ -40,5 +40,21 @@ fake-upstream: setup
 lock:
 	$(BIN)/python -m pip freeze --all --exclude-editable | grep -v '^adaptive-proxy' > requirements.lock
 
+# The container image (Dockerfile): runtime wheels built on the host at the locked versions, then
+# an offline `docker build` on BASE (default: the debootstrap image `make base-image` imports).
+IMAGE ?= adaptive-proxy:latest
+BASE ?= adaptive-proxy-base:bookworm
+
+wheelhouse: setup
+	rm -rf build/wheelhouse
+	$(BIN)/python -m pip wheel --quiet --no-build-isolation -c requirements.lock -w build/wheelhouse . \
+		"async-timeout==5.0.1"  # redis needs it on Python < 3.11.3 (Debian bookworm's 3.11.2)
+
+base-image:
+	deploy/base-image.sh $(BASE)
+
+image: wheelhouse
+	docker build --network host --build-arg BASE=$(BASE) -t $(IMAGE) .
+
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache *.egg-info
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache *.egg-info build

@@ -15,6 +15,7 @@ import httpx2
 import redis.asyncio as redis_asyncio
 from dependency_injector import containers, providers
 
+from adapters.analytics.lifecycle import after_ledger_write, clickhouse_exporter, export_lifecycle
 from adapters.memory.breaker_store import InMemoryBreakerStore
 from adapters.memory.keyed_cache import InMemoryResponseCache, InMemoryRouteCache
 from adapters.memory.rate_limiter import InMemoryRateLimiter
@@ -153,8 +154,11 @@ class MeteringContainer(containers.DeclarativeContainer):
     )
     payments = providers.Singleton(_payments, settings)
     pending = providers.Singleton(PendingSpend)
+    http_client: providers.Dependency[Any] = providers.Dependency()
+    clickhouse_export = providers.Singleton(clickhouse_exporter, settings, http_client)  # usage.export.clickhouse
     usage_writer = providers.Singleton(usage_writer, settings, sink=usage_store, engine=engine,
-                                       on_written=pending.provided.settle)
+                                       on_written=providers.Callable(after_ledger_write, pending.provided.settle,
+                                                                     clickhouse_export))
     pricing = providers.Singleton(_pricing_catalog, settings)
     metering = providers.Singleton(Metering, queue=usage_writer, catalog=pricing,
                                    pending=pending, currency=settings.provided.credits.currency,
@@ -170,6 +174,8 @@ class MeteringContainer(containers.DeclarativeContainer):
 
     lifecycle = providers.Resource(metering_lifecycle, settings, engine=engine.provider,
                                    writer=usage_writer.provider, payments=payments.provider)
+    clickhouse_lifecycle = providers.Resource(export_lifecycle, exporter=clickhouse_export.provider,
+                                              shutdown_timeout_s=settings.provided.server.shutdown_timeout_s)
 
 
 def _embedder(settings: Settings, http_client: httpx2.AsyncClient) -> OpenAIEmbedder | None:
@@ -220,7 +226,7 @@ class Container(containers.DeclarativeContainer):
 
     # --- adapters -------------------------------------------------------------------------
     metering = providers.Container(MeteringContainer, settings=settings, redis=redis, store_kind=store_kind,
-                                   clock=clock)
+                                   clock=clock, http_client=http_client)
     provider_factory = providers.Singleton(SdkProviderFactory, http_client=http_client)
     limited_provider_factory = providers.Singleton(RateLimitedProviderFactory, inner=provider_factory,
                                                    limiter=metering.rate_limiter, settings=settings.provided.rate_limit)

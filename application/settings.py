@@ -223,6 +223,34 @@ class UsageSettings(Strict):
     batch_size: int = Field(500, gt=0)
     flush_interval_ms: int = Field(200, gt=0)
     spill_path: str = ""  # default: var/usage-spill.jsonl next to the embedded database
+    export: UsageExportSettings = Field(default_factory=lambda: UsageExportSettings())
+
+
+class ClickHouseExportSettings(Strict):
+    """A copy of every usage record the SQL ledger has written, sent to ClickHouse's HTTP
+    interface in batches (the ledger never waits for it). Empty `url`: no export."""
+
+    url: str = ""  # e.g. http://127.0.0.1:8123
+    database: str = "default"
+    table: str = "adaptive_proxy_usage"  # created when missing
+    username: str = ""
+    password: str = ""
+    timeout_s: float = Field(10.0, gt=0)
+    queue_size: int = Field(10_000, gt=0)  # records held in memory while ClickHouse is down, then spilled
+    batch_size: int = Field(1000, gt=0)
+    flush_interval_ms: int = Field(1000, gt=0)
+    spill_path: str = ""  # default: var/clickhouse-spill.jsonl
+
+    @field_validator("database", "table")
+    @classmethod
+    def _identifier(cls, value: str) -> str:
+        if not value.replace("_", "").isalnum():
+            raise ValueError("must be letters, digits and underscores")
+        return value
+
+
+class UsageExportSettings(Strict):
+    clickhouse: ClickHouseExportSettings = Field(default_factory=ClickHouseExportSettings)
 
 
 class EmbeddingsSettings(Strict):

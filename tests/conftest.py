@@ -1,9 +1,9 @@
-"""Real Redis and PostgreSQL for integration and end-to-end tests (shared by every test folder).
+"""Real Redis, PostgreSQL and MariaDB for integration and end-to-end tests (shared by every test folder).
 
-Found in this order: TEST_REDIS_URL / TEST_DATABASE_URL; a server already listening on the
+Found in this order: TEST_REDIS_URL / TEST_DATABASE_URL / TEST_MYSQL_URL; a server already listening on the
 default local port; testcontainers when a Docker engine is available; otherwise the test is
 skipped with the reason — unless ADAPTIVE_PROXY_REQUIRE_SERVICES=1 (set by .ci/run), which turns
-that skip into a failure. Each run gets its own PostgreSQL database (random name, dropped at the
+that skip into a failure. Each run gets its own PostgreSQL and MariaDB database (random name, dropped at the
 end) and its own Redis key prefix, so runs sharing the servers never see each other's state.
 """
 
@@ -121,3 +121,50 @@ def postgres_url(postgres_server_url: str) -> Iterator[str]:
         yield f"{base.replace('postgresql://', 'postgresql+asyncpg://', 1)}/{name}"
     finally:
         asyncio.run(run(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+def _mariadb_server() -> Iterator[str]:
+    explicit = os.environ.get("TEST_MYSQL_URL")
+    if explicit:
+        yield explicit
+        return
+    if _listening("127.0.0.1", 3306):
+        yield "mysql://root@127.0.0.1:3306/test"
+        return
+    if _docker_available():
+        from testcontainers.mysql import MySqlContainer
+
+        with MySqlContainer("mariadb:11") as container:
+            yield container.get_connection_url().replace("mysql+pymysql://", "mysql://", 1)
+        return
+    _unavailable("no MariaDB/MySQL: set TEST_MYSQL_URL, run one on 127.0.0.1:3306, or provide a Docker engine")
+
+
+@pytest.fixture(scope="session")
+def mariadb_server_url() -> Iterator[str]:
+    yield from _mariadb_server()
+
+
+@pytest.fixture(scope="session")
+def mariadb_url(mariadb_server_url: str) -> Iterator[str]:
+    """An async SQLAlchemy URL (mysql+aiomysql) of a MariaDB/MySQL database created for this run only."""
+    import pymysql
+    from sqlalchemy.engine import make_url
+
+    admin = make_url(mariadb_server_url)
+    name = f"adaptive_proxy_test_{uuid.uuid4().hex[:10]}"
+
+    def run(sql: str) -> None:
+        conn = pymysql.connect(host=admin.host or "127.0.0.1", port=admin.port or 3306, user=admin.username or "root",
+                               password=admin.password or "", database=admin.database or None)
+        try:
+            with conn.cursor() as cursor:
+                cursor.execute(sql)
+        finally:
+            conn.close()
+
+    run(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4")
+    try:
+        yield admin.set(drivername="mysql+aiomysql", database=name).render_as_string(hide_password=False)
+    finally:
+        run(f"DROP DATABASE IF EXISTS `{name}`")

@@ -16,6 +16,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 VERSION_TABLE = "adaptive_proxy_alembic_version"
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 _PG_LOCK_ID = 0x41505058  # "APPX"
+_MYSQL_LOCK = "adaptive_proxy_migrate"
+_MYSQL_LOCK_WAIT_S = 120
 
 
 def alembic_config(connection: Any = None, url: str | None = None) -> Any:
@@ -43,12 +45,30 @@ def _current(connection: Any) -> str | None:
 
 
 async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
+    if engine.dialect.name in ("mysql", "mariadb"):
+        await _upgrade_mysql(engine, revision)
+        return
     async with engine.begin() as conn:
         if conn.dialect.name == "postgresql":
             await conn.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": _PG_LOCK_ID})
-        elif conn.dialect.name in ("mysql", "mariadb"):
-            await conn.execute(text("SELECT GET_LOCK('adaptive_proxy_migrate', 60)"))
         await conn.run_sync(_upgrade, revision)
+
+
+async def _upgrade_mysql(engine: AsyncEngine, revision: str) -> None:
+    """MySQL's named lock belongs to the session, not the transaction (DDL commits implicitly), so
+    it is released explicitly, before the connection goes back to the pool."""
+    async with engine.connect() as conn:
+        got = (await conn.execute(text("SELECT GET_LOCK(:name, :wait)"),
+                                  {"name": _MYSQL_LOCK, "wait": _MYSQL_LOCK_WAIT_S})).scalar()
+        await conn.commit()
+        if got != 1:
+            raise RuntimeError(f"another migration held the {_MYSQL_LOCK!r} lock for {_MYSQL_LOCK_WAIT_S}s")
+        try:
+            async with conn.begin():
+                await conn.run_sync(_upgrade, revision)
+        finally:
+            await conn.execute(text("SELECT RELEASE_LOCK(:name)"), {"name": _MYSQL_LOCK})
+            await conn.commit()
 
 
 async def current_revision(engine: AsyncEngine) -> str | None:

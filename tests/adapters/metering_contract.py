@@ -1,7 +1,7 @@
 """Contract suites for ApiKeyStore, UsageSink/UsageReader and CreditLedger.
 
 Not collected by itself: `test_metering_contracts.py` runs it on the in-memory and SQLite
-adapters, `tests/integration/test_metering_postgres.py` on a real PostgreSQL. Each module
+adapters, `tests/integration/test_metering_servers.py` on a real PostgreSQL and MariaDB. Each module
 provides a `stores` fixture returning a `Stores`.
 """
 
@@ -169,7 +169,8 @@ async def test_usage_is_written_once_per_id_and_read_back(stores: Stores) -> Non
     record = usage(1, api_key_id=9, organization_id="acme", input_tokens=10, output_tokens=5, cached_tokens=2,
                    cache_write_tokens=1, reasoning_tokens=3, cost=Decimal("0.0000123"), status="error",
                    status_code=502, latency_ms=12, streamed=True, cache_tier="exact", selection_source="router",
-                   error_message="boom", metadata={"project": "p"}, pricing_unknown=True)
+                   error_message="boom", metadata={"project": "p"}, pricing_unknown=True,
+                   created_at=T0 + timedelta(microseconds=123456))  # sub-second times survive (MySQL: DATETIME(6))
     await stores.usage.write([record, record])
     await stores.usage.write([record])
     stored = await stores.usage.get(record.id)

@@ -1,5 +1,5 @@
-"""The metering stores on a real PostgreSQL: the shared contract suites, plus what only a
-server with several clients can show — concurrent deductions from two "instances" (engines),
+"""The metering stores on a real PostgreSQL and a real MariaDB: the shared contract suites, plus
+what only a server with several clients can show — concurrent deductions from two "instances" (engines),
 concurrent writers of the same usage records, and concurrent migrations."""
 
 from __future__ import annotations
@@ -10,11 +10,14 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
 from sqlalchemy import text
 
 from adapters.sql.credits import SqlCreditLedger
 from adapters.sql.engine import create_engine
-from adapters.sql.migrate import current_revision, head_revision, upgrade
+from adapters.sql.migrate import VERSION_TABLE, current_revision, head_revision, upgrade
+from adapters.sql.models import Base
 from adapters.sql.usage import SqlUsageStore
 from adapters.sql.usage_writer import BatchedUsageWriter
 from domain.credits import Grant
@@ -25,23 +28,43 @@ pytestmark = pytest.mark.integration
 TABLES = "api_keys, api_key_usage, organization_credits, credit_transactions"
 
 
+@pytest.fixture(params=["postgres", "mariadb"])
+def server_url(request: pytest.FixtureRequest) -> str:
+    """The URL of this run's own database on each SQL server (fixtures in tests/conftest.py)."""
+    return str(request.getfixturevalue(f"{request.param}_url"))
+
+
 @pytest.fixture
-async def stores(postgres_url: str) -> AsyncIterator[Stores]:
-    bundle = await sql_stores(postgres_url)
+async def stores(server_url: str) -> AsyncIterator[Stores]:
+    bundle = await sql_stores(server_url)
     async with bundle.engine.begin() as conn:
-        await conn.execute(text(f"TRUNCATE {TABLES} RESTART IDENTITY"))
+        if conn.dialect.name == "postgresql":
+            await conn.execute(text(f"TRUNCATE {TABLES} RESTART IDENTITY"))
+        else:  # MySQL/MariaDB: one table per TRUNCATE, which also resets AUTO_INCREMENT
+            for table in TABLES.split(", "):
+                await conn.execute(text(f"TRUNCATE TABLE {table}"))
     yield bundle
     await bundle.close()
 
 
-async def test_migrations_run_concurrently_and_reach_head(postgres_url: str) -> None:
-    engines = [create_engine(postgres_url) for _ in range(3)]
+async def test_migrations_run_concurrently_and_reach_head(server_url: str) -> None:
+    engines = [create_engine(server_url) for _ in range(3)]
     try:
         await asyncio.gather(*(upgrade(e) for e in engines))
         assert await current_revision(engines[0]) == head_revision()
     finally:
         for engine in engines:
             await engine.dispose()
+
+
+async def test_migrations_create_exactly_the_models(stores: Stores) -> None:
+    def diff(conn: object) -> list[object]:
+        context = MigrationContext.configure(conn, opts={"version_table": VERSION_TABLE,  # type: ignore[arg-type]
+                                                         "compare_type": True})
+        return compare_metadata(context, Base.metadata)
+
+    async with stores.engine.connect() as conn:
+        assert await conn.run_sync(diff) == []
 
 
 async def test_hundreds_of_deductions_from_two_instances_leave_an_exact_balance(stores: Stores) -> None:
