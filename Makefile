@@ -23,7 +23,7 @@ lint: setup
 	$(BIN)/ruff check .
 
 typecheck: setup
-	$(BIN)/mypy domain application adapters entrypoints container.py
+	$(BIN)/mypy domain application adapters entrypoints devtools container.py
 
 pytest: setup
 	$(BIN)/pytest

@@ -28,7 +28,7 @@ import orjson
 import pytest
 import yaml
 
-from entrypoints.fake_upstream import FakeState, running_in_thread
+from devtools.fake_upstream import FakeState, running_in_thread
 
 READY_TIMEOUT_S = 20.0
 UPSTREAM_KEY = "test-key"

@@ -33,7 +33,7 @@ from domain.chat import (
 )
 from domain.errors import UpstreamError
 from domain.keys import ApiKey
-from entrypoints.fake_upstream.embeddings import embed
+from devtools.fake_upstream.embeddings import embed
 
 MODEL = "up:m1"
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import orjson
 
-from entrypoints.fake_upstream.replies import (
+from devtools.fake_upstream.replies import (
     Prompt,
     Reply,
     Tool,

@@ -6,7 +6,7 @@ from typing import Any
 
 import orjson
 
-from entrypoints.fake_upstream.replies import Prompt, Reply, Tool, as_text, count_words, text_chunks
+from devtools.fake_upstream.replies import Prompt, Reply, Tool, as_text, count_words, text_chunks
 
 StreamEvent = tuple[bytes, bool]
 

@@ -9,10 +9,10 @@ from urllib.parse import parse_qs
 
 import orjson
 
-from entrypoints.fake_upstream import anthropic_format, embeddings, gemini_format, openai_format
-from entrypoints.fake_upstream.faults import FakeState, resolve_fault
-from entrypoints.fake_upstream.replies import Prompt, build_reply, parse_directives
-from entrypoints.fake_upstream.responses import (
+from devtools.fake_upstream import anthropic_format, embeddings, gemini_format, openai_format
+from devtools.fake_upstream.faults import FakeState, resolve_fault
+from devtools.fake_upstream.replies import Prompt, build_reply, parse_directives
+from devtools.fake_upstream.responses import (
     Receive,
     Send,
     StreamEvent,

@@ -6,7 +6,7 @@ from typing import Any
 
 import orjson
 
-from entrypoints.fake_upstream.replies import (
+from devtools.fake_upstream.replies import (
     THINKING_SIGNATURE,
     Prompt,
     Reply,

@@ -6,7 +6,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
-from entrypoints.fake_upstream.replies import Directives, directive_int
+from devtools.fake_upstream.replies import Directives, directive_int
 
 
 @dataclass(slots=True)

@@ -1,6 +1,6 @@
 """A fast fake upstream LLM server speaking the OpenAI, Anthropic and Gemini wire formats.
 
-Run it with ``python -m entrypoints.fake_upstream --host 127.0.0.1 --port 9100`` or
+Run it with ``python -m devtools.fake_upstream --host 127.0.0.1 --port 9100`` or
 build the ASGI app with :func:`create_app`.  The official ``openai``,
 ``anthropic`` and ``google-genai`` SDKs pointed at it parse every reply.
 
@@ -116,8 +116,8 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-from entrypoints.fake_upstream.app import FakeUpstreamApp
-from entrypoints.fake_upstream.faults import FakeState
+from devtools.fake_upstream.app import FakeUpstreamApp
+from devtools.fake_upstream.faults import FakeState
 
 __all__ = ["FakeState", "FakeUpstreamApp", "create_app", "running_in_thread", "serve"]
 
