@@ -7,13 +7,20 @@ build the ASGI app with :func:`create_app`.  The official ``openai``,
 Endpoints
     OpenAI     POST /v1/chat/completions (and /chat/completions), POST /v1/embeddings,
                GET /v1/models[/{id}]  (Anthropic shape when ``anthropic-version`` is sent)
+    Responses  POST /v1/responses (and /responses): ``input`` string or items (message,
+               function_call, function_call_output), function and namespace tools (offered as
+               ``ns.name``, called with ``namespace``), the typed SSE event sequence when streaming
     Anthropic  POST /v1/messages, POST /v1/messages/count_tokens -> {"input_tokens": N}
     Gemini     POST /{v1beta|v1|v1alpha}/models/{model}:generateContent | :streamGenerateContent
                (SSE with ``?alt=sse``, else one JSON array) | :countTokens -> {"totalTokens": N};
                the method is what follows the LAST colon.  GET /v1beta/models[/{model}].
     Control    POST /_fake/script {"faults": [fault, ...]}  queue, one fault per generation request
                POST /_fake/default {"fault": fault | null}  applied to every request while set
-               POST /_fake/reset                           clear faults, counters, last request
+               POST /_fake/tools {"call": {"name", "arguments"}, "answer": "..."}  a scripted agent
+                    turn (``{}`` clears it): while set, ``call`` is the only tool ever called, on a
+                    request that offers it and holds no tool result yet; once the conversation holds a
+                    tool result the reply is ``answer``.  Side requests get the plain text reply.
+               POST /_fake/reset                           clear faults, plan, counters, last request
                GET  /_fake/stats -> {"requests", "by_path", "last_request": {"path",
                "headers" (all, lower-cased), "body"}, "queued_faults", "default_fault"}
                GET  /health -> 200
@@ -42,6 +49,11 @@ Deterministic replies (same for all three formats)
       array [], object {}.  Ids ``call_<n>`` (OpenAI and Gemini ``functionCall.id``),
       ``toolu_<n>`` (Anthropic), n = 1, 2, ... within the reply.  No text accompanies
       tool calls.  Finish: tool_calls / tool_use / STOP.
+    * JSON: when JSON is asked for (OpenAI ``response_format`` json_schema / json_object,
+      Responses ``text.format``, Anthropic ``output_format`` / ``output_config.format``,
+      Gemini ``responseJsonSchema`` / ``responseSchema`` / ``responseMimeType: application/json``)
+      the text is an example document of the schema (every property; enum -> first value,
+      arrays one item; upper-case Gemini types accepted), or ``{"reply": <text>}`` without one.
     * Limits: ``max_tokens`` / ``max_completion_tokens`` / ``maxOutputTokens`` truncates
       the reply to that many words and finishes with length / max_tokens / MAX_TOKENS.
       Stop sequences (``stop`` / ``stop_sequences`` / ``stopSequences``) cut the text

@@ -9,9 +9,9 @@ from urllib.parse import parse_qs
 
 import orjson
 
-from devtools.fake_upstream import anthropic_format, embeddings, gemini_format, openai_format
+from devtools.fake_upstream import anthropic_format, embeddings, gemini_format, openai_format, responses_format
 from devtools.fake_upstream.faults import FakeState, resolve_fault
-from devtools.fake_upstream.replies import Prompt, build_reply, parse_directives
+from devtools.fake_upstream.replies import Prompt, ToolPlan, build_reply, parse_directives
 from devtools.fake_upstream.responses import (
     Receive,
     Send,
@@ -42,6 +42,7 @@ class Family:
 
 
 OPENAI = Family("openai", openai_format)
+RESPONSES = Family("responses", responses_format)
 ANTHROPIC = Family("anthropic", anthropic_format)
 GEMINI = Family("gemini", gemini_format)
 
@@ -66,6 +67,9 @@ class FakeUpstreamApp:
         if method == "POST":
             if path in ("/v1/chat/completions", "/chat/completions"):
                 await self.generate(OPENAI, scope, receive, send, None)
+                return
+            if path in ("/v1/responses", "/responses"):
+                await self.generate(RESPONSES, scope, receive, send, None)
                 return
             if path == "/v1/messages":
                 await self.generate(ANTHROPIC, scope, receive, send, None)
@@ -112,6 +116,8 @@ class FakeUpstreamApp:
             return
         if family is OPENAI:
             prompt = openai_format.parse(body)
+        elif family is RESPONSES:
+            prompt = responses_format.parse(body)
         elif family is ANTHROPIC:
             prompt = anthropic_format.parse(body)
         elif gemini is not None:
@@ -132,7 +138,7 @@ class FakeUpstreamApp:
             if fault.status:
                 await send_error(send, family.error_body, fault)
                 return
-        reply = build_reply(prompt, directives)
+        reply = build_reply(prompt, directives, state.tool_plan)
         reply_id = state.next_id()
         if not prompt.stream:
             await send_bytes(send, 200, family.render(prompt, reply, reply_id))
@@ -200,13 +206,15 @@ class FakeUpstreamApp:
             await send_bytes(send, 200, openai_format.models_body(MODEL_IDS))
 
     async def control(self, path: str, receive: Receive, send: Send) -> None:
-        """``/_fake/script``, ``/_fake/default``, ``/_fake/reset``."""
+        """``/_fake/script``, ``/_fake/default``, ``/_fake/tools``, ``/_fake/reset``."""
         body = _loads(await read_body(receive))
         state = self.state
         if path == "/_fake/reset":
             state.reset()
         elif path == "/_fake/script" and isinstance(body, dict) and isinstance(body.get("faults"), list):
             state.script.extend(f if isinstance(f, dict) else {} for f in body["faults"])
+        elif path == "/_fake/tools" and (body is None or isinstance(body, dict)):
+            state.tool_plan = ToolPlan.from_json(body) if body else None
         elif path == "/_fake/default" and isinstance(body, dict) and "fault" in body:
             fault = body["fault"]
             state.default_fault = fault if isinstance(fault, dict) and fault else None
