@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup run test lint typecheck pytest bench fake-upstream lock clean
+.PHONY: setup run test lint typecheck pytest agents bench fake-upstream lock clean
 
 setup: $(STAMP)
 
@@ -25,7 +25,16 @@ lint: setup
 typecheck: setup
 	$(BIN)/mypy domain application adapters entrypoints devtools container.py
 
-pytest: setup
+# The coding agents the suite runs as clients (tests/agents), from their lock file; npm ci only
+# when the lock changed since the last install.
+AGENTS := tests/agents
+$(AGENTS)/node_modules/.installed: $(AGENTS)/package-lock.json $(AGENTS)/package.json
+	cd $(AGENTS) && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+agents: $(AGENTS)/node_modules/.installed
+
+pytest: setup agents
 	$(BIN)/pytest
 
 test: lint typecheck pytest
@@ -41,4 +50,4 @@ lock:
 	$(BIN)/python -m pip freeze --all --exclude-editable | grep -v '^adaptive-proxy' > requirements.lock
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache *.egg-info
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache *.egg-info $(AGENTS)/node_modules

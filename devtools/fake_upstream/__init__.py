@@ -19,7 +19,8 @@ Endpoints
                POST /_fake/tools {"call": {"name", "arguments"}, "answer": "..."}  a scripted agent
                     turn (``{}`` clears it): while set, ``call`` is the only tool ever called, on a
                     request that offers it and holds no tool result yet; once the conversation holds a
-                    tool result the reply is ``answer``.  Side requests get the plain text reply.
+                    tool result (always, without ``call``) the reply is ``answer`` when given, else
+                    the usual text.  No other tool is called: side requests get text.
                POST /_fake/reset                           clear faults, plan, counters, last request
                GET  /_fake/stats -> {"requests", "by_path", "last_request": {"path",
                "headers" (all, lower-cased), "body"}, "queued_faults", "default_fault"}

@@ -66,8 +66,9 @@ class Prompt:
 class ToolPlan:
     """A scripted agent turn (``POST /_fake/tools``): while set, the only tool ever called is
     ``call_name`` (with ``call_args``), on a request that offers it, ends with a user turn and
-    holds no tool result yet; a request that holds a tool result is answered ``answer`` (when
-    given).  No other tool is called, so side requests of an agent get plain text."""
+    holds no tool result yet; a request that holds a tool result (every request, when no call
+    is planned) is answered ``answer`` when given.  No other tool is called, so side requests
+    of an agent get plain text."""
 
     call_name: str | None = None
     call_args: dict[str, Any] = field(default_factory=dict)
@@ -274,7 +275,7 @@ def build_reply(prompt: Prompt, directives: Directives, plan: ToolPlan | None = 
             args = example_args(tool.schema)
             tool_calls.append(ToolCall(n, tool.name, args, orjson.dumps(args).decode()))
     else:
-        if plan is not None and plan.answer is not None and prompt.seen_tool_result:
+        if plan is not None and plan.answer is not None and (plan.call_name is None or prompt.seen_tool_result):
             text = plan.answer
         elif prompt.tool_result is not None:
             echo = clean_text(prompt.tool_result)[:ECHO_CHARS].rstrip()

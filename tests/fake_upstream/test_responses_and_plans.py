@@ -65,6 +65,8 @@ def test_a_tool_plan_calls_only_its_tool_then_answers(fake: FakeServer) -> None:
         {"role": "user", "content": "and a reminder after the result"},
     ])
     assert final.output_text == "done: hi"
+    fake.control("/_fake/tools", {"call": None, "answer": "pong"})
+    assert sdk.responses.create(model="m", input="ping", tools=[SHELL]).output_text == "pong"
     fake.control("/_fake/tools", {})
     assert fake.stats()["tool_plan"] is None
 
