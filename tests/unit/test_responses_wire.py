@@ -242,3 +242,18 @@ def test_error_body_shape():
     assert error_body(400, "bad", param="input")["error"] == {
         "message": "bad", "type": "invalid_request_error", "param": "input", "code": None}
     assert error_body(429, "slow")["error"]["type"] == "rate_limit_error"
+
+
+def test_codex_first_request_parses():
+    """The request Codex 0.169 really sends first (recorded, texts shortened)."""
+    from pathlib import Path
+
+    recorded = Path(__file__).parents[1] / "agents" / "fixtures" / "codex_first_request.json"
+    body = orjson.loads(recorded.read_bytes())["body"]
+    request, context = parse_request(body)
+    assert request.stream and not context.store and context.wants_encrypted_reasoning
+    assert [m.role for m in request.messages] == ["user", "user"]
+    assert "exec_command" in [t.name for t in request.tools]
+    assert "multi_agent_v1__spawn_agent" in context.tools
+    assert context.tools["multi_agent_v1__spawn_agent"].namespace == "multi_agent_v1"
+    assert context.dropped_tools == ["web_search"]
