@@ -55,6 +55,8 @@ Deterministic replies (same for all three formats)
       Gemini ``responseJsonSchema`` / ``responseSchema`` / ``responseMimeType: application/json``)
       the text is an example document of the schema (every property; enum -> first value,
       arrays one item; upper-case Gemini types accepted), or ``{"reply": <text>}`` without one.
+    * Schemas: an OpenAI, Responses or Anthropic request whose tool or response schema uses a
+      type JSON Schema does not have (Gemini's upper-case ``OBJECT``) gets 400, as upstream.
     * Limits: ``max_tokens`` / ``max_completion_tokens`` / ``maxOutputTokens`` truncates
       the reply to that many words and finishes with length / max_tokens / MAX_TOKENS.
       Stop sequences (``stop`` / ``stop_sequences`` / ``stopSequences``) cut the text

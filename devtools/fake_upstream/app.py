@@ -11,7 +11,7 @@ import orjson
 
 from devtools.fake_upstream import anthropic_format, embeddings, gemini_format, openai_format, responses_format
 from devtools.fake_upstream.faults import FakeState, resolve_fault
-from devtools.fake_upstream.replies import Prompt, ToolPlan, build_reply, parse_directives
+from devtools.fake_upstream.replies import InvalidSchema, Prompt, ToolPlan, build_reply, check_schema, parse_directives
 from devtools.fake_upstream.responses import (
     Receive,
     Send,
@@ -124,6 +124,12 @@ class FakeUpstreamApp:
             prompt = gemini_format.parse(body, gemini[0], gemini[1])
         else:
             raise ValueError("a Gemini request needs its URL parts")
+        if family is not GEMINI:
+            try:
+                check_schemas(prompt)
+            except InvalidSchema as exc:
+                await send_bytes(send, 400, family.error_body(400, str(exc)))
+                return
         if prompt.tool_result is None:
             directives = parse_directives(prompt.user_text)
         else:
@@ -222,6 +228,13 @@ class FakeUpstreamApp:
             await send_bytes(send, 400, b'{"error":"bad control request"}')
             return
         await send_bytes(send, 200, orjson.dumps({"ok": True, "queued_faults": len(state.script)}))
+
+
+def check_schemas(prompt: Prompt) -> None:
+    """OpenAI and Anthropic take JSON Schema only: refuse what they would (Gemini's OBJECT)."""
+    check_schema(prompt.json_schema, "the response format")
+    for tool in prompt.tools:
+        check_schema(tool.schema, f"tool {tool.name}")
 
 
 def _loads(raw: bytes) -> Any:

@@ -202,6 +202,33 @@ def _planned_call(prompt: Prompt, plan: ToolPlan) -> list[ToolCall]:
     return [ToolCall(1, plan.call_name, plan.call_args, orjson.dumps(plan.call_args).decode())]
 
 
+JSON_TYPES = frozenset({"object", "array", "string", "integer", "number", "boolean", "null"})
+
+
+class InvalidSchema(ValueError):
+    """A JSON Schema that the real OpenAI and Anthropic APIs refuse (the fake answers 400)."""
+
+
+def check_schema(schema: Any, where: str) -> None:
+    """Refuse type names JSON Schema does not have (e.g. Gemini's upper-case ``OBJECT``)."""
+    if isinstance(schema, list):
+        for item in schema:
+            check_schema(item, where)
+        return
+    if not isinstance(schema, dict):
+        return
+    kind = schema.get("type")
+    for name in kind if isinstance(kind, list) else [kind] if kind is not None else []:
+        if name not in JSON_TYPES:
+            raise InvalidSchema(f"Invalid schema for {where}: {name!r} is not a JSON Schema type")
+    for key, value in schema.items():
+        if key in ("properties", "$defs", "definitions", "patternProperties") and isinstance(value, dict):
+            for sub in value.values():
+                check_schema(sub, where)
+        elif key in ("items", "anyOf", "oneOf", "allOf", "not", "additionalProperties", "prefixItems"):
+            check_schema(value, where)
+
+
 def json_answer(prompt: Prompt, text: str) -> str:
     """The reply as JSON: an example of the schema (every property), or ``{"reply": text}``."""
     schema = prompt.json_schema

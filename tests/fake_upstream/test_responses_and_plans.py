@@ -6,6 +6,7 @@ import json
 
 import anthropic
 import openai
+import pytest
 from google import genai
 from google.genai import types as genai_types
 
@@ -113,3 +114,16 @@ def test_json_answers_follow_the_schema(fake: FakeServer) -> None:
     reply = gemini.models.generate_content(model="g", contents="route", config=genai_types.GenerateContentConfig(
         response_mime_type="application/json", response_json_schema=upper))
     assert json.loads(reply.text) == {"model_choice": "flash", "reasoning": "example"}
+
+
+def test_gemini_type_names_are_refused_by_the_openai_and_anthropic_formats(fake: FakeServer) -> None:
+    upper = {"type": "OBJECT", "properties": {"x": {"type": "STRING"}}}
+    with pytest.raises(openai.BadRequestError, match="'OBJECT' is not a JSON Schema type"):
+        client(fake).chat.completions.create(model="m", messages=[{"role": "user", "content": "x"}],
+                                             response_format={"type": "json_schema",
+                                                              "json_schema": {"name": "p", "schema": upper}})
+    claude = anthropic.Anthropic(base_url=fake.url, api_key="k", max_retries=0)
+    with pytest.raises(anthropic.BadRequestError, match="'STRING'"):
+        claude.messages.create(model="c", max_tokens=10, messages=[{"role": "user", "content": "x"}],
+                               tools=[{"name": "t", "input_schema": {"type": "object",
+                                                                     "properties": {"x": {"type": "STRING"}}}}])
