@@ -257,3 +257,21 @@ def test_codex_first_request_parses():
     assert "multi_agent_v1__spawn_agent" in context.tools
     assert context.tools["multi_agent_v1__spawn_agent"].namespace == "multi_agent_v1"
     assert context.dropped_tools == ["web_search"]
+
+
+def test_a_stored_conversation_continues_as_input_items():
+    from adapters.wire.responses.conversation import document_for, history_of
+
+    _, context = parse_request({"input": "What is 2+2?", "tools": [{"type": "function", "name": "calc"}]})
+    answer = ChatResponse(id="u", model="m", tool_calls=[ToolCall(id="c1", name="calc", arguments='{"e":"2+2"}')],
+                          finish_reason="tool_calls")
+    body = encode_response(answer, context, response_id="resp_1", created_at=1, item_ids=["fc_1"])
+    document = document_for(body, [], context.input_items)
+    follow_up = {"previous_response_id": "resp_1", "tools": [{"type": "function", "name": "calc"}],
+                 "input": [{"type": "function_call_output", "call_id": "c1", "output": "4"}]}
+    request, _ = parse_request(follow_up, history_of(document, "resp_1"))
+    assert [m.role for m in request.messages] == ["user", "assistant", "tool"]
+    assert request.messages[1].tool_calls[0].id == "c1" and request.messages[2].text() == "4"
+    with pytest.raises(InvalidRequest) as err:
+        history_of(None, "resp_missing")
+    assert err.value.param == "previous_response_id"
