@@ -12,7 +12,8 @@ Endpoints
                ``ns.name``, called with ``namespace``), the typed SSE event sequence when streaming
     Anthropic  POST /v1/messages, POST /v1/messages/count_tokens -> {"input_tokens": N}
     Gemini     POST /{v1beta|v1|v1alpha}/models/{model}:generateContent | :streamGenerateContent
-               (SSE with ``?alt=sse``, else one JSON array) | :countTokens -> {"totalTokens": N};
+               (SSE with ``?alt=sse``, else one JSON array) | :countTokens -> {"totalTokens": N}
+               | :embedContent | :batchEmbedContents (the vectors of the OpenAI endpoint);
                the method is what follows the LAST colon.  GET /v1beta/models[/{model}].
     Control    POST /_fake/script {"faults": [fault, ...]}  queue, one fault per generation request
                POST /_fake/default {"fault": fault | null}  applied to every request while set

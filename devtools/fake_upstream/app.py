@@ -170,6 +170,8 @@ class FakeUpstreamApp:
             query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
             sse = "sse" in query.get("alt", ())
             await self.generate(GEMINI, scope, receive, send, (model, True, sse))
+        elif method in ("embedContent", "batchEmbedContents"):
+            await self.simple(scope, receive, send, embeddings.render_gemini, GEMINI)
         elif method == "countTokens":
             await self.simple(scope, receive, send, lambda body: gemini_format.count_tokens(body, model), GEMINI)
         else:

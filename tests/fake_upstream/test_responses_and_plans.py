@@ -127,3 +127,12 @@ def test_gemini_type_names_are_refused_by_the_openai_and_anthropic_formats(fake:
         claude.messages.create(model="c", max_tokens=10, messages=[{"role": "user", "content": "x"}],
                                tools=[{"name": "t", "input_schema": {"type": "object",
                                                                      "properties": {"x": {"type": "STRING"}}}}])
+
+
+def test_gemini_embeddings_match_the_openai_endpoint(fake: FakeServer) -> None:
+    gemini = genai.Client(api_key="k", http_options=genai_types.HttpOptions(base_url=fake.url))
+    result = gemini.models.embed_content(model="text-embedding-004", contents=["hello world", "other text"],
+                                         config=genai_types.EmbedContentConfig(output_dimensionality=16))
+    vectors = [e.values for e in result.embeddings]
+    expected = client(fake).embeddings.create(model="e", input=["hello world", "other text"], dimensions=16)
+    assert vectors == [pytest.approx(d.embedding) for d in expected.data]
