@@ -63,6 +63,36 @@ def test_claude_code_tool_round_trip(run_agent: Runner, gateway: str, fake: Fake
     assert set(fake.stats()["by_path"]) == {"/v1beta/models/gemini-2.5-flash:streamGenerateContent"}
 
 
+# --- Codex -------------------------------------------------------------------------------------
+
+def codex(run_agent: Runner, gateway: str, model: str, prompt: str) -> AgentRun:
+    config = "\n".join([
+        f'model = "{model}"', 'model_provider = "gateway"', "check_for_update_on_startup = false",
+        "[model_providers.gateway]", 'name = "AdaptiveProxy"', f'base_url = "{gateway}/v1"',
+        'env_key = "GATEWAY_API_KEY"', 'wire_api = "responses"', "[analytics]", "enabled = false",
+        "[feedback]", "enabled = false", "",
+    ])
+    env = {"GATEWAY_API_KEY": "test-key", "CODEX_HOME": "", "RUST_LOG": "error"}
+    return run_agent(["codex", "exec", "--skip-git-repo-check", prompt], {k: v for k, v in env.items() if v},
+                     {".codex/config.toml": config})
+
+
+def test_codex_one_line_prompt(run_agent: Runner, gateway: str, fake: FakeUpstream) -> None:
+    plan(fake, {"call": None, "answer": ANSWER})
+    run = codex(run_agent, gateway, "auto", "Say hello to the gateway")
+    assert_ok(run)
+    assert run.stdout.strip() == ANSWER
+    assert "Say hello to the gateway" in prompts_seen(fake)
+
+
+def test_codex_tool_round_trip(run_agent: Runner, gateway: str, fake: FakeUpstream) -> None:
+    plan(fake, {"call": {"name": "exec_command", "arguments": {"cmd": COMMAND}}})
+    run = codex(run_agent, gateway, "fake_anthropic:claude-sonnet-4-5", "Multiply six by seven with the shell")
+    assert_ok(run)
+    assert run.stdout.strip().startswith("Tool result received:") and "42" in run.stdout
+    assert set(fake.stats()["by_path"]) == {"/v1/messages"}
+
+
 # --- Gemini CLI ---------------------------------------------------------------------------------
 
 GEMINI_SETTINGS = json.dumps({
