@@ -6,6 +6,7 @@ Only this module (and the app factory it feeds) knows concrete adapters. Build o
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
@@ -222,7 +223,10 @@ class Container(containers.DeclarativeContainer):
     # --- domain policies and application services -----------------------------------------
     base_request_config = providers.Singleton(base_config, settings)
     breaker_policy = providers.Singleton(_breaker_policy, settings.provided.fallback.breaker)
-    executor = providers.Singleton(Executor, breakers=breaker_store, breaker_policy=breaker_policy, clock=clock)
+    # Backoff waits between retries; tests override it to record waits instead of sleeping.
+    sleep: providers.Provider[Callable[[float], Awaitable[None]]] = providers.Object(asyncio.sleep)
+    executor = providers.Singleton(Executor, breakers=breaker_store, breaker_policy=breaker_policy, clock=clock,
+                                   sleep=sleep)
     estimator = providers.Singleton(load_estimator)
     router = providers.Singleton(Router, estimator=estimator)
     route_cache = providers.Selector(
