@@ -21,8 +21,8 @@ from adapters.wire.responses.stream import StreamEncoder, sse
 from application.chat import ChatCall, ChatService, StreamOutcome
 from domain.chat import StreamEnd, StreamEvent
 from domain.ports import ResponseStore
-from entrypoints.http.errors import describe
-from entrypoints.http.io import cache_inputs, json_response, read_json, served_headers, sse_response
+from entrypoints.http.errors import describe, request_id_of
+from entrypoints.http.io import cache_inputs, json_response, meter_outcome, read_json, served_headers, sse_response
 
 
 def register(router: Router) -> None:
@@ -41,12 +41,13 @@ async def create_response(request: Request, chat: ChatService, store: ResponseSt
     history = history_of(await store.get(previous), previous) if isinstance(previous, str) and previous else []
     chat_request, context = parse_request(body, history)
     config = chat.resolve_config(body)
-    call = ChatCall(chat_request, "chat_completions", config, getattr(request, "request_id", ""),
-                    **cache_inputs(request))
+    call = ChatCall(chat_request, "chat_completions", config, request_id_of(request), **cache_inputs(request))
     response_id, created_at = new_id("resp"), int(time.time())
     notes = [(b"x-adaptive-notes", "; ".join(context.notes()).encode())] if context.dropped_tools else []
     if call.request.stream:
         outcome = await chat.stream(call)
+        if call.meter is not None:
+            meter_outcome(call.meter, outcome)  # the meter follows the stream and closes when it ends
         encoder = StreamEncoder(context, response_id=response_id, created_at=created_at, new_id=new_id)
         kept = dataclasses.replace(outcome, events=_kept(outcome, encoder, store, history, context))
 
@@ -56,6 +57,8 @@ async def create_response(request: Request, chat: ChatService, store: ResponseSt
 
         return sse_response(kept, lambda event: b"".join(sse(e) for e in encoder.feed(event)), on_error, notes)
     result = await chat.complete(call)
+    if call.meter is not None:
+        meter_outcome(call.meter, result)
     item_ids = [new_id("item") for _ in range(item_count(result.response))]
     out = encode_response(result.response, context, response_id=response_id, created_at=created_at,
                           item_ids=item_ids)
