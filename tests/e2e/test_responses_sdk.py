@@ -56,6 +56,7 @@ def test_stream(sdk: openai.OpenAI, model: str) -> None:
     assert kinds[:2] == ["response.created", "response.in_progress"]
     assert "response.output_text.delta" in kinds and kinds[-1] == "response.completed"
     assert final.output_text == "Fake reply to: stream me please"
+    assert sdk.responses.retrieve(final.id).output_text == final.output_text  # kept once the stream ended
 
 
 @pytest.mark.parametrize("model", MODELS)
