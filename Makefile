@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup run test lint typecheck pytest bench fake-upstream lock clean wheelhouse base-image image
+.PHONY: setup run test lint typecheck pytest agents bench fake-upstream lock clean wheelhouse base-image image
 
 setup: $(STAMP)
 
@@ -23,9 +23,18 @@ lint: setup
 	$(BIN)/ruff check .
 
 typecheck: setup
-	$(BIN)/mypy domain application adapters entrypoints container.py
+	$(BIN)/mypy domain application adapters entrypoints devtools container.py
 
-pytest: setup
+# The coding agents the suite runs as clients (tests/agents), from their lock file; npm ci only
+# when the lock changed since the last install.
+AGENTS := tests/agents
+$(AGENTS)/node_modules/.installed: $(AGENTS)/package-lock.json $(AGENTS)/package.json
+	cd $(AGENTS) && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+agents: $(AGENTS)/node_modules/.installed
+
+pytest: setup agents
 	$(BIN)/pytest
 
 test: lint typecheck pytest
@@ -57,4 +66,4 @@ image: wheelhouse
 	docker build --network host --build-arg BASE=$(BASE) -t $(IMAGE) .
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache *.egg-info build
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache *.egg-info build $(AGENTS)/node_modules

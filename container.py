@@ -19,11 +19,13 @@ from adapters.analytics.lifecycle import after_ledger_write, clickhouse_exporter
 from adapters.memory.breaker_store import InMemoryBreakerStore
 from adapters.memory.keyed_cache import InMemoryResponseCache, InMemoryRouteCache
 from adapters.memory.rate_limiter import InMemoryRateLimiter
+from adapters.memory.response_store import InMemoryResponseStore
 from adapters.providers.factory import SdkProviderFactory, shared_http_client
 from adapters.redis.breaker_store import RedisBreakerStore
 from adapters.redis.client import close_redis, redis_client, redis_probe
 from adapters.redis.keyed_cache import RedisResponseCache, RedisRouteCache
 from adapters.redis.rate_limiter import RedisRateLimiter
+from adapters.redis.response_store import RedisResponseStore
 from adapters.routing.external import ExternalRouter
 from adapters.routing.params_file import DEFAULT_PARAMS_PATH, load_estimator
 from adapters.sql.credits import SqlCreditLedger
@@ -49,7 +51,7 @@ from application.selection import Selector, catalog_for
 from application.settings import BreakerSettings, Settings
 from domain.breaker import BreakerPolicy
 from domain.catalog import Catalog
-from domain.ports import BreakerStore
+from domain.ports import BreakerStore, ResponseStore
 from domain.routing import Router
 
 if TYPE_CHECKING:
@@ -238,6 +240,13 @@ class Container(containers.DeclarativeContainer):
         store_kind,
         redis=providers.Singleton(RedisBreakerStore, client=redis, prefix=settings.provided.redis.key_prefix),
         memory=providers.Singleton(InMemoryBreakerStore),
+    )
+
+    response_store: providers.Provider[ResponseStore] = providers.Selector(
+        store_kind,
+        redis=providers.Singleton(RedisResponseStore, client=redis, clock=clock,
+                                  prefix=settings.provided.redis.key_prefix),
+        memory=providers.Singleton(InMemoryResponseStore, clock=clock),
     )
 
     # --- domain policies and application services -----------------------------------------

@@ -210,6 +210,19 @@ ResponseCache = KeyedCache[CachedResponse]  # the prompt-response cache
 RouteCache = KeyedCache[CachedRoute]  # the routing-decision cache
 
 
+class ResponseStore(Protocol):
+    """Responses API answers kept with `store: true`: per response id one JSON document (the
+    `response` object and the conversation items that led to it), so `previous_response_id`
+    continues the conversation on any provider. Entries expire after the store's TTL and at most
+    a fixed number are kept (the oldest dropped first). Raises on a storage failure."""
+
+    async def put(self, response_id: str, document: Mapping[str, Any]) -> None: ...
+
+    async def get(self, response_id: str) -> dict[str, Any] | None: ...
+
+    async def delete(self, response_id: str) -> bool: ...
+
+
 class Embedder(Protocol):
     """Text embeddings (one vector per text, in order). Raises `domain.errors.UpstreamError`."""
 

@@ -144,7 +144,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     elif args.command == "check-config":
         check_config(args)
     elif args.command == "fake-upstream":
-        from entrypoints.fake_upstream import serve as serve_fake
+        from devtools.fake_upstream import serve as serve_fake
 
         serve_fake(args.host, args.port)
     elif args.command in ("keys", "db"):

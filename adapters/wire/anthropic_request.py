@@ -87,7 +87,7 @@ def _message(item: Any, index: int, names: dict[str, str]) -> list[Message]:
         raise _invalid("each message must be an object", param)
     role = item.get("role")
     if role not in ("user", "assistant"):
-        raise _invalid(f"messages.{index}.role: Input should be 'user' or 'assistant'", f"{param}.role")
+        raise _invalid(f"messages.{index}.role: Input should be 'user', 'assistant' or 'system'", f"{param}.role")
     parts: list[Part] = []
     calls: list[ToolCall] = []
     results: list[Message] = []
@@ -184,7 +184,17 @@ def parse_request(body: dict[str, Any], *, require_max_tokens: bool = False) -> 
     if not isinstance(raw_messages, list) or not raw_messages:
         raise _invalid("messages: at least one message is required", "messages")
     names: dict[str, str] = {}
-    messages = [m for i, item in enumerate(raw_messages) for m in _message(item, i, names)]
+    system = _system(body.get("system"))
+    messages: list[Message] = []
+    for i, item in enumerate(raw_messages):
+        if isinstance(item, dict) and item.get("role") == "system":
+            # A mid-conversation system message (anthropic SDK SystemMessageParam, Claude Code):
+            # folded into the system prompt, the one place every provider takes instructions.
+            system.extend(_system(item.get("content")))
+        else:
+            messages.extend(_message(item, i, names))
+    if not messages:
+        raise _invalid("messages: at least one user or assistant message is required", "messages")
     max_tokens = _positive_int(body, "max_tokens")
     if require_max_tokens and max_tokens is None:
         raise _invalid("max_tokens: Field required", "max_tokens")
@@ -207,7 +217,7 @@ def parse_request(body: dict[str, Any], *, require_max_tokens: bool = False) -> 
     return ChatRequest(
         model=model,
         messages=messages,
-        system=_system(body.get("system")),
+        system=system,
         tools=_tools(body.get("tools")),
         tool_choice=_tool_choice(body.get("tool_choice")),
         max_tokens=max_tokens,

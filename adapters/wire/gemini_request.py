@@ -15,7 +15,7 @@ from typing import Any
 
 import orjson
 
-from adapters.wire.json_schema import from_gemini
+from adapters.wire.json_schema import from_gemini, lower_types
 from adapters.wire.parsing import integer, invalid, number
 from adapters.wire.reasoning import effort_for_budget, effort_from_level
 from domain.chat import (
@@ -146,7 +146,7 @@ def _tools(raw: Any) -> list[Tool]:
         for decl in declarations:
             if not isinstance(decl, dict) or not isinstance(decl.get("name"), str):
                 raise _invalid("functionDeclarations[].name is required", "tools")
-            schema = get(decl, "parametersJsonSchema", "parameters_json_schema")
+            schema = lower_types(get(decl, "parametersJsonSchema", "parameters_json_schema"))
             if not isinstance(schema, dict):
                 schema = from_gemini(decl.get("parameters")) if isinstance(decl.get("parameters"), dict) else {}
             tools.append(Tool(name=decl["name"], description=decl.get("description"), parameters=schema))
@@ -170,7 +170,7 @@ def _tool_choice(body: dict[str, Any]) -> ToolChoice | None:
 
 def _response_format(config: dict[str, Any]) -> ResponseFormat | None:
     mime = get(config, "responseMimeType", "response_mime_type")
-    schema = get(config, "responseJsonSchema", "response_json_schema")
+    schema = lower_types(get(config, "responseJsonSchema", "response_json_schema"))
     if not isinstance(schema, dict):
         gemini_schema = get(config, "responseSchema", "response_schema")
         schema = from_gemini(gemini_schema) if isinstance(gemini_schema, dict) else None

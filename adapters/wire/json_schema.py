@@ -177,3 +177,26 @@ def _camel(key: str) -> str:
         return key
     head, *rest = key.split("_")
     return head + "".join(word.capitalize() for word in rest)
+
+
+def lower_types(schema: Any) -> Any:
+    """A JSON Schema with Gemini's upper-case type names (`OBJECT`, `STRING`) lower-cased, and
+    nothing else changed: Gemini CLI writes `responseJsonSchema` that way, and OpenAI and Anthropic
+    refuse such a schema."""
+    if isinstance(schema, list):
+        return [lower_types(item) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    out: dict[str, Any] = {}
+    for key, value in schema.items():
+        if key == "type" and isinstance(value, str):
+            out[key] = value.lower()
+        elif key == "type" and isinstance(value, list):
+            out[key] = [v.lower() if isinstance(v, str) else v for v in value]
+        elif key in ("properties", "$defs", "definitions", "patternProperties") and isinstance(value, dict):
+            out[key] = {name: lower_types(sub) for name, sub in value.items()}
+        elif key in ("items", "anyOf", "oneOf", "allOf", "not", "additionalProperties", "prefixItems"):
+            out[key] = lower_types(value)
+        else:
+            out[key] = value
+    return out

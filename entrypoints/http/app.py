@@ -16,11 +16,13 @@ from application.model_selection import ModelSelectionService
 from application.settings import FAMILIES, Family, Settings
 from container import Container
 from domain.errors import NotFound
+from domain.ports import ResponseStore
 from entrypoints.http import (
     admin_routes,
     anthropic_routes,
     gemini_routes,
     openai_routes,
+    responses_routes,
     routing_routes,
     system_routes,
     webhook_routes,
@@ -56,6 +58,7 @@ def create_app(container: Container, middlewares: Sequence[Middleware] = ()) -> 
     settings: Settings = container.settings()
     services = ContainerServices({
         ChatService: container.chat_service,
+        ResponseStore: container.response_store,
         HealthService: container.health_service,
         ModelSelectionService: container.model_selection,
         Settings: container.settings,
@@ -65,6 +68,8 @@ def create_app(container: Container, middlewares: Sequence[Middleware] = ()) -> 
     router = Router()  # a fresh router per app: two apps sharing one raise SharedRouterError
     for family in served_families(settings):
         FAMILY_ROUTES[family](router)
+    if "chat_completions" in served_families(settings):  # the Responses API is OpenAI's too
+        responses_routes.register(router)
     system_routes.register(router)
     routing_routes.register(router)
     if settings.auth.admin_token:  # no token, no admin API

@@ -12,9 +12,9 @@ import pytest
 
 from adapters.memory.embedder import HashingEmbedder
 from adapters.providers.embeddings import OpenAIEmbedder
+from devtools.fake_upstream.embeddings import render
 from domain.cache_key import dot, normalized
 from domain.errors import UpstreamError
-from entrypoints.fake_upstream.embeddings import render
 
 
 def fake_embeddings(request: httpx2.Request) -> httpx2.Response:

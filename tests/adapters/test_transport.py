@@ -12,7 +12,7 @@ import pytest
 import uvicorn
 
 from adapters.providers.transport import FastTransport
-from entrypoints.fake_upstream import create_app
+from devtools.fake_upstream import create_app
 
 
 def _free_port() -> int:

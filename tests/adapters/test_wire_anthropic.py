@@ -110,7 +110,8 @@ def test_parse_thinking_and_output_config() -> None:
 
 @pytest.mark.parametrize(("body", "param"), [
     ({"model": "m", "messages": []}, "messages"),
-    ({"model": "m", "messages": [{"role": "system", "content": "x"}]}, "messages.0.role"),
+    ({"model": "m", "messages": [{"role": "robot", "content": "x"}]}, "messages.0.role"),
+    ({"model": "m", "messages": [{"role": "system", "content": "x"}]}, "messages"),
     ({"model": "m", "messages": [{"role": "user", "content": "x"}], "temperature": 1.5}, "temperature"),
     ({"model": "m", "messages": [{"role": "user", "content": "x"}], "max_tokens": 0}, "max_tokens"),
     ({"model": "m", "messages": [{"role": "user", "content": "x"}], "tool_choice": {"type": "bogus"}},

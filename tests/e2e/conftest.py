@@ -28,7 +28,7 @@ import orjson
 import pytest
 import yaml
 
-from entrypoints.fake_upstream import FakeState, running_in_thread
+from devtools.fake_upstream import FakeState, running_in_thread
 
 READY_TIMEOUT_S = 90.0  # generous: a loaded CI machine can take many seconds to import the SDKs
 UPSTREAM_KEY = "test-key"

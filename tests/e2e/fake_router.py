@@ -1,6 +1,6 @@
 """A scriptable fake external routing service (the other side of adapters/routing/external.py).
 
-A raw ASGI app served by uvicorn in a background thread (`entrypoints.fake_upstream.serving_in_thread`).
+A raw ASGI app served by uvicorn in a background thread (`devtools.fake_upstream.serving_in_thread`).
 Every request is recorded (path, lower-cased headers, parsed JSON body); the answer is whatever
 `answer(status, body, delay_s)` last configured: `body` is sent as JSON unless it is `bytes`.
 A delayed answer gives up as soon as its client disconnects, so a timed-out caller leaves
@@ -19,7 +19,7 @@ from typing import Any
 
 import orjson
 
-from entrypoints.fake_upstream import serving_in_thread
+from devtools.fake_upstream import serving_in_thread
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,7 +1,7 @@
 """Every official client x every provider kind x {text, tool call} x {plain, streamed}, through a
 real gateway (uvicorn subprocess) in front of the fake upstream.
 
-The fake's replies are deterministic (see entrypoints.fake_upstream): text "Fake reply to: <prompt>",
+The fake's replies are deterministic (see devtools.fake_upstream): text "Fake reply to: <prompt>",
 a call to the first tool with example arguments, usage = word counts. Each case checks that the
 SDK parsed the reply and that text, tool-call arguments, stop reason and usage match what the
 upstream sent, and that the upstream saw the gateway's key, never the client's.

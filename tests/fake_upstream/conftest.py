@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import httpx
 import pytest
 
-from entrypoints.fake_upstream import FakeState, running_in_thread
+from devtools.fake_upstream import FakeState, running_in_thread
 
 
 @dataclass

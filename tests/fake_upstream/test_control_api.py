@@ -8,8 +8,8 @@ import httpx
 import orjson
 import pytest
 
-from entrypoints.fake_upstream.faults import resolve_fault
-from entrypoints.fake_upstream.replies import Prompt, Tool, build_reply, example_args, parse_directives
+from devtools.fake_upstream.faults import resolve_fault
+from devtools.fake_upstream.replies import Prompt, Tool, build_reply, example_args, parse_directives
 from tests.fake_upstream.conftest import FakeServer
 
 CHAT = {"model": "m", "messages": [{"role": "user", "content": "hi"}]}

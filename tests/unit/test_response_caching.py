@@ -17,6 +17,7 @@ from application.providers import ProviderRegistry
 from application.response_cache import ResponseCaching
 from application.selection import Selector
 from application.settings import ProviderSettings, Settings
+from devtools.fake_upstream.embeddings import embed
 from domain.breaker import BreakerPolicy
 from domain.chat import (
     ChatRequest,
@@ -32,7 +33,6 @@ from domain.chat import (
 )
 from domain.errors import UpstreamError
 from domain.keys import ApiKey, Principal
-from entrypoints.fake_upstream.embeddings import embed
 
 MODEL = "up:m1"
 

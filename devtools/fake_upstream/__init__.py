@@ -1,19 +1,28 @@
 """A fast fake upstream LLM server speaking the OpenAI, Anthropic and Gemini wire formats.
 
-Run it with ``python -m entrypoints.fake_upstream --host 127.0.0.1 --port 9100`` or
+Run it with ``python -m devtools.fake_upstream --host 127.0.0.1 --port 9100`` or
 build the ASGI app with :func:`create_app`.  The official ``openai``,
 ``anthropic`` and ``google-genai`` SDKs pointed at it parse every reply.
 
 Endpoints
     OpenAI     POST /v1/chat/completions (and /chat/completions), POST /v1/embeddings,
                GET /v1/models[/{id}]  (Anthropic shape when ``anthropic-version`` is sent)
+    Responses  POST /v1/responses (and /responses): ``input`` string or items (message,
+               function_call, function_call_output), function and namespace tools (offered as
+               ``ns.name``, called with ``namespace``), the typed SSE event sequence when streaming
     Anthropic  POST /v1/messages, POST /v1/messages/count_tokens -> {"input_tokens": N}
     Gemini     POST /{v1beta|v1|v1alpha}/models/{model}:generateContent | :streamGenerateContent
-               (SSE with ``?alt=sse``, else one JSON array) | :countTokens -> {"totalTokens": N};
+               (SSE with ``?alt=sse``, else one JSON array) | :countTokens -> {"totalTokens": N}
+               | :embedContent | :batchEmbedContents (the vectors of the OpenAI endpoint);
                the method is what follows the LAST colon.  GET /v1beta/models[/{model}].
     Control    POST /_fake/script {"faults": [fault, ...]}  queue, one fault per generation request
                POST /_fake/default {"fault": fault | null}  applied to every request while set
-               POST /_fake/reset                           clear faults, counters, last request
+               POST /_fake/tools {"call": {"name", "arguments"}, "answer": "..."}  a scripted agent
+                    turn (``{}`` clears it): while set, ``call`` is the only tool ever called, on a
+                    request that offers it and holds no tool result yet; once the conversation holds a
+                    tool result (always, without ``call``) the reply is ``answer`` when given, else
+                    the usual text.  No other tool is called: side requests get text.
+               POST /_fake/reset                           clear faults, plan, counters, last request
                GET  /_fake/stats -> {"requests", "by_path", "last_request": {"path",
                "headers" (all, lower-cased), "body"}, "queued_faults", "default_fault"}
                GET  /health -> 200
@@ -42,6 +51,13 @@ Deterministic replies (same for all three formats)
       array [], object {}.  Ids ``call_<n>`` (OpenAI and Gemini ``functionCall.id``),
       ``toolu_<n>`` (Anthropic), n = 1, 2, ... within the reply.  No text accompanies
       tool calls.  Finish: tool_calls / tool_use / STOP.
+    * JSON: when JSON is asked for (OpenAI ``response_format`` json_schema / json_object,
+      Responses ``text.format``, Anthropic ``output_format`` / ``output_config.format``,
+      Gemini ``responseJsonSchema`` / ``responseSchema`` / ``responseMimeType: application/json``)
+      the text is an example document of the schema (every property; enum -> first value,
+      arrays one item; upper-case Gemini types accepted), or ``{"reply": <text>}`` without one.
+    * Schemas: an OpenAI, Responses or Anthropic request whose tool or response schema uses a
+      type JSON Schema does not have (Gemini's upper-case ``OBJECT``) gets 400, as upstream.
     * Limits: ``max_tokens`` / ``max_completion_tokens`` / ``maxOutputTokens`` truncates
       the reply to that many words and finishes with length / max_tokens / MAX_TOKENS.
       Stop sequences (``stop`` / ``stop_sequences`` / ``stopSequences``) cut the text
@@ -116,8 +132,8 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-from entrypoints.fake_upstream.app import FakeUpstreamApp
-from entrypoints.fake_upstream.faults import FakeState
+from devtools.fake_upstream.app import FakeUpstreamApp
+from devtools.fake_upstream.faults import FakeState
 
 __all__ = ["FakeState", "FakeUpstreamApp", "create_app", "running_in_thread", "serve"]
 

@@ -6,7 +6,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
-from entrypoints.fake_upstream.replies import Directives, directive_int
+from devtools.fake_upstream.replies import Directives, ToolPlan, directive_int
 
 
 @dataclass(slots=True)
@@ -74,10 +74,12 @@ class FakeState:
     by_path: dict[str, int] = field(default_factory=dict)
     last_request: dict[str, Any] | None = None
     reply_counter: int = 0
+    tool_plan: ToolPlan | None = None
 
     def reset(self) -> None:
-        """Clear faults, counters and the last request."""
+        """Clear faults, the tool plan, counters and the last request."""
         self.script.clear()
+        self.tool_plan = None
         self.default_fault = None
         self.requests = 0
         self.by_path = {}
@@ -114,4 +116,6 @@ class FakeState:
             "last_request": self.last_request,
             "queued_faults": len(self.script),
             "default_fault": self.default_fault,
+            "tool_plan": None if self.tool_plan is None else {
+                "call": self.tool_plan.call_name, "answer": self.tool_plan.answer},
         }

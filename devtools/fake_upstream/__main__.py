@@ -1,16 +1,16 @@
-"""``python -m entrypoints.fake_upstream --host 127.0.0.1 --port 9100``."""
+"""``python -m devtools.fake_upstream --host 127.0.0.1 --port 9100``."""
 
 from __future__ import annotations
 
 import argparse
 
-from entrypoints.fake_upstream import serve
+from devtools.fake_upstream import serve
 
 
 def main(argv: list[str] | None = None) -> None:
     """Parse the command line and serve until interrupted."""
     parser = argparse.ArgumentParser(
-        prog="python -m entrypoints.fake_upstream", description="Fake upstream LLM server (OpenAI, Anthropic, Gemini)."
+        prog="python -m devtools.fake_upstream", description="Fake upstream LLM server (OpenAI, Anthropic, Gemini)."
     )
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=9100)

@@ -6,7 +6,7 @@ from typing import Any
 
 import orjson
 
-from entrypoints.fake_upstream.replies import (
+from devtools.fake_upstream.replies import (
     THINKING_SIGNATURE,
     Prompt,
     Reply,
@@ -104,6 +104,7 @@ def parse(body: dict[str, Any]) -> Prompt:
         last_role = message.get("role") or "user"
         if last_role == "user":
             last_user, last_results = text, results
+        prompt.seen_tool_result = prompt.seen_tool_result or bool(results)
     prompt.input_words = words
     prompt.last_is_user = last_role == "user"
     prompt.user_text = last_user
@@ -119,6 +120,10 @@ def parse(body: dict[str, Any]) -> Prompt:
     prompt.max_tokens = limit if isinstance(limit, int) else None
     prompt.stop = [s for s in body.get("stop_sequences") or () if isinstance(s, str)]
     prompt.stream = bool(body.get("stream"))
+    for spec in (body.get("output_format"), (body.get("output_config") or {}).get("format")):
+        if isinstance(spec, dict) and spec.get("type") == "json_schema":
+            prompt.json_mode = True
+            prompt.json_schema = spec.get("schema") if isinstance(spec.get("schema"), dict) else None
     thinking = body.get("thinking")
     prompt.thinking = isinstance(thinking, dict) and thinking.get("type") in ("enabled", "adaptive")
     return prompt

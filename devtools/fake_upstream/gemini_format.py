@@ -6,7 +6,7 @@ from typing import Any
 
 import orjson
 
-from entrypoints.fake_upstream.replies import Prompt, Reply, Tool, as_text, count_words, text_chunks
+from devtools.fake_upstream.replies import Prompt, Reply, Tool, as_text, count_words, text_chunks
 
 StreamEvent = tuple[bytes, bool]
 
@@ -114,6 +114,7 @@ def parse(body: dict[str, Any], model: str, stream: bool) -> Prompt:
         last_role = "model" if role == "model" else "user"
         if last_role == "user":
             last_user, last_results = text, results
+        prompt.seen_tool_result = prompt.seen_tool_result or bool(results)
     prompt.input_words = words
     prompt.last_is_user = last_role == "user"
     prompt.user_text = last_user
@@ -126,6 +127,11 @@ def parse(body: dict[str, Any], model: str, stream: bool) -> Prompt:
     prompt.max_tokens = limit if isinstance(limit, int) else None
     stops = _get(config, "stopSequences", "stop_sequences")
     prompt.stop = [s for s in stops or () if isinstance(s, str)]
+    schema = _get(config, "responseJsonSchema", "response_json_schema") or _get(config, "responseSchema",
+                                                                                 "response_schema")
+    prompt.json_schema = schema if isinstance(schema, dict) else None
+    prompt.json_mode = prompt.json_schema is not None or _get(
+        config, "responseMimeType", "response_mime_type") == "application/json"
     thinking = _get(config, "thinkingConfig", "thinking_config")
     prompt.thinking = bool(_get(thinking, "includeThoughts", "include_thoughts"))
     return prompt

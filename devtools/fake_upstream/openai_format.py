@@ -7,7 +7,7 @@ from typing import Any
 
 import orjson
 
-from entrypoints.fake_upstream.replies import (
+from devtools.fake_upstream.replies import (
     Prompt,
     Reply,
     Tool,
@@ -56,6 +56,15 @@ def content_text(content: Any) -> str:
     return ""
 
 
+def json_format(prompt: Prompt, spec: Any) -> None:
+    """JSON mode from ``response_format`` (or a Responses ``text.format``: the schema inline)."""
+    if not isinstance(spec, dict) or spec.get("type") not in ("json_object", "json_schema"):
+        return
+    prompt.json_mode = True
+    schema = spec.get("schema", (spec.get("json_schema") or {}).get("schema"))
+    prompt.json_schema = schema if isinstance(schema, dict) else None
+
+
 def _tools(body: dict[str, Any]) -> list[Tool]:
     tools: list[Tool] = []
     for item in body.get("tools") or ():
@@ -100,6 +109,7 @@ def parse(body: dict[str, Any]) -> Prompt:
         words += count_words(text)
         if role in ("tool", "function"):
             trailing_tool.append(text)
+            prompt.seen_tool_result = True
             continue
         trailing_tool = []
         if role == "user":
@@ -118,6 +128,7 @@ def parse(body: dict[str, Any]) -> Prompt:
     stop = body.get("stop")
     prompt.stop = [stop] if isinstance(stop, str) else [s for s in stop or () if isinstance(s, str)]
     prompt.stream = bool(body.get("stream"))
+    json_format(prompt, body.get("response_format"))
     options = body.get("stream_options")
     prompt.include_usage = isinstance(options, dict) and bool(options.get("include_usage"))
     return prompt

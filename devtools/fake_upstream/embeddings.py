@@ -65,3 +65,23 @@ def render(body: dict[str, Any]) -> bytes:
             "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
         }
     )
+
+
+def _gemini_text(content: Any) -> str:
+    parts = content.get("parts") if isinstance(content, dict) else None
+    return " ".join(str(p.get("text", "")) for p in parts or () if isinstance(p, dict))
+
+
+def _gemini_dims(request: dict[str, Any]) -> int:
+    dims = request.get("outputDimensionality", request.get("output_dimensionality"))
+    return dims if isinstance(dims, int) and 0 < dims <= 8192 else DEFAULT_DIMS
+
+
+def render_gemini(body: dict[str, Any]) -> bytes:
+    """``:embedContent`` -> ``{"embedding": {"values"}}``; ``:batchEmbedContents`` (``requests``)
+    -> ``{"embeddings": [...]}``.  Same vectors as the OpenAI endpoint for the same text."""
+    if isinstance(body.get("requests"), list):
+        requests = [r for r in body["requests"] if isinstance(r, dict)]
+        return orjson.dumps({"embeddings": [{"values": embed(_gemini_text(r.get("content")), _gemini_dims(r))}
+                                            for r in requests]})
+    return orjson.dumps({"embedding": {"values": embed(_gemini_text(body.get("content")), _gemini_dims(body))}})

@@ -57,6 +57,34 @@ class Prompt:
     stream: bool = False
     include_usage: bool = False
     thinking: bool = False
+    seen_tool_result: bool = False  # any tool result anywhere in the conversation
+    json_mode: bool = False  # JSON asked for (a schema, or JSON mode without one)
+    json_schema: dict[str, Any] | None = None
+
+
+@dataclass(slots=True)
+class ToolPlan:
+    """A scripted agent turn (``POST /_fake/tools``): while set, the only tool ever called is
+    ``call_name`` (with ``call_args``), on a request that offers it, ends with a user turn and
+    holds no tool result yet; a request that holds a tool result (every request, when no call
+    is planned) is answered ``answer`` when given.  No other tool is called, so side requests
+    of an agent get plain text."""
+
+    call_name: str | None = None
+    call_args: dict[str, Any] = field(default_factory=dict)
+    answer: str | None = None
+
+    @classmethod
+    def from_json(cls, body: Any) -> ToolPlan | None:
+        if not isinstance(body, dict):
+            return None
+        call = body.get("call")
+        answer = body.get("answer")
+        plan = cls(answer=answer if isinstance(answer, str) else None)
+        if isinstance(call, dict) and isinstance(call.get("name"), str):
+            plan.call_name = call["name"]
+            plan.call_args = call["arguments"] if isinstance(call.get("arguments"), dict) else {}
+        return plan
 
 
 @dataclass(slots=True)
@@ -166,6 +194,64 @@ def example_args(schema: Any) -> dict[str, Any]:
     return {name: example_value(props.get(name)) for name in names}
 
 
+def _planned_call(prompt: Prompt, plan: ToolPlan) -> list[ToolCall]:
+    if plan.call_name is None or prompt.seen_tool_result or not prompt.last_is_user:
+        return []
+    if not any(tool.name == plan.call_name for tool in prompt.tools):
+        return []
+    return [ToolCall(1, plan.call_name, plan.call_args, orjson.dumps(plan.call_args).decode())]
+
+
+JSON_TYPES = frozenset({"object", "array", "string", "integer", "number", "boolean", "null"})
+
+
+class InvalidSchema(ValueError):
+    """A JSON Schema that the real OpenAI and Anthropic APIs refuse (the fake answers 400)."""
+
+
+def check_schema(schema: Any, where: str) -> None:
+    """Refuse type names JSON Schema does not have (e.g. Gemini's upper-case ``OBJECT``)."""
+    if isinstance(schema, list):
+        for item in schema:
+            check_schema(item, where)
+        return
+    if not isinstance(schema, dict):
+        return
+    kind = schema.get("type")
+    for name in kind if isinstance(kind, list) else [kind] if kind is not None else []:
+        if name not in JSON_TYPES:
+            raise InvalidSchema(f"Invalid schema for {where}: {name!r} is not a JSON Schema type")
+    for key, value in schema.items():
+        if key in ("properties", "$defs", "definitions", "patternProperties") and isinstance(value, dict):
+            for sub in value.values():
+                check_schema(sub, where)
+        elif key in ("items", "anyOf", "oneOf", "allOf", "not", "additionalProperties", "prefixItems"):
+            check_schema(value, where)
+
+
+def json_answer(prompt: Prompt, text: str) -> str:
+    """The reply as JSON: an example of the schema (every property), or ``{"reply": text}``."""
+    schema = prompt.json_schema
+    if schema is None:
+        return orjson.dumps({"reply": text}).decode()
+    return orjson.dumps(example_document(schema)).decode()
+
+
+def example_document(schema: Any, depth: int = 0) -> Any:
+    """A value valid for a simple JSON schema: objects get every property, arrays one item."""
+    if not isinstance(schema, dict) or depth > 8:
+        return "example"
+    kind = schema.get("type")
+    kind = str(kind[0] if isinstance(kind, list) and kind else kind or "").lower()
+    props = schema.get("properties")
+    if kind == "object" or (not kind and isinstance(props, dict)):
+        props = props if isinstance(props, dict) else {}
+        return {name: example_document(sub, depth + 1) for name, sub in props.items()}
+    if kind == "array":
+        return [example_document(schema.get("items"), depth + 1)]
+    return example_value(schema)
+
+
 def _pick_tools(prompt: Prompt, directives: Directives) -> list[Tool]:
     if not prompt.tools or prompt.tool_choice == "none":
         return []
@@ -194,8 +280,8 @@ def _apply_stop(text: str, stops: list[str]) -> tuple[str, str | None]:
     return " ".join(text[: best[0]].split()), best[1]
 
 
-def build_reply(prompt: Prompt, directives: Directives) -> Reply:
-    """Compute the deterministic reply for ``prompt`` under ``directives``."""
+def build_reply(prompt: Prompt, directives: Directives, plan: ToolPlan | None = None) -> Reply:
+    """Compute the deterministic reply for ``prompt`` under ``directives`` (and a tool plan)."""
     cached = max(0, directive_int(directives, "cached_tokens") or 0)
     reasoning = directive_int(directives, "reasoning_tokens")
     thinking = THINKING_TEXT if prompt.thinking else None
@@ -208,19 +294,25 @@ def build_reply(prompt: Prompt, directives: Directives) -> Reply:
     stop_sequence: str | None = None
     if "refuse" in directives:
         text, finish = "", "refusal"
-    elif tools := _pick_tools(prompt, directives):
+    elif plan is not None and (planned := _planned_call(prompt, plan)):
+        text, finish, tool_calls = "", "tool", planned
+    elif plan is None and (tools := _pick_tools(prompt, directives)):
         text, finish = "", "tool"
         for n, tool in enumerate(tools, start=1):
             args = example_args(tool.schema)
             tool_calls.append(ToolCall(n, tool.name, args, orjson.dumps(args).decode()))
     else:
-        if prompt.tool_result is not None:
+        if plan is not None and plan.answer is not None and (plan.call_name is None or prompt.seen_tool_result):
+            text = plan.answer
+        elif prompt.tool_result is not None:
             echo = clean_text(prompt.tool_result)[:ECHO_CHARS].rstrip()
             text = f"{TOOL_RESULT_PREFIX}{echo}" if echo else TOOL_RESULT_PREFIX.rstrip()
         else:
             echo = clean_text(prompt.user_text)[:ECHO_CHARS].rstrip()
             text = f"{REPLY_PREFIX}{echo}" if echo else REPLY_PREFIX.rstrip()
         finish = "stop"
+        if prompt.json_mode:
+            text = json_answer(prompt, text)
         text, stop_sequence = _apply_stop(text, prompt.stop)
         if stop_sequence is not None:
             finish = "stop_sequence"

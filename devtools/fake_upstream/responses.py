@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from entrypoints.fake_upstream.faults import Fault
+from devtools.fake_upstream.faults import Fault
 
 Message = dict[str, Any]
 Receive = Callable[[], Awaitable[Message]]

@@ -9,10 +9,10 @@ from urllib.parse import parse_qs
 
 import orjson
 
-from entrypoints.fake_upstream import anthropic_format, embeddings, gemini_format, openai_format
-from entrypoints.fake_upstream.faults import FakeState, resolve_fault
-from entrypoints.fake_upstream.replies import Prompt, build_reply, parse_directives
-from entrypoints.fake_upstream.responses import (
+from devtools.fake_upstream import anthropic_format, embeddings, gemini_format, openai_format, responses_format
+from devtools.fake_upstream.faults import FakeState, resolve_fault
+from devtools.fake_upstream.replies import InvalidSchema, Prompt, ToolPlan, build_reply, check_schema, parse_directives
+from devtools.fake_upstream.responses import (
     Receive,
     Send,
     StreamEvent,
@@ -42,6 +42,7 @@ class Family:
 
 
 OPENAI = Family("openai", openai_format)
+RESPONSES = Family("responses", responses_format)
 ANTHROPIC = Family("anthropic", anthropic_format)
 GEMINI = Family("gemini", gemini_format)
 
@@ -66,6 +67,9 @@ class FakeUpstreamApp:
         if method == "POST":
             if path in ("/v1/chat/completions", "/chat/completions"):
                 await self.generate(OPENAI, scope, receive, send, None)
+                return
+            if path in ("/v1/responses", "/responses"):
+                await self.generate(RESPONSES, scope, receive, send, None)
                 return
             if path == "/v1/messages":
                 await self.generate(ANTHROPIC, scope, receive, send, None)
@@ -112,12 +116,20 @@ class FakeUpstreamApp:
             return
         if family is OPENAI:
             prompt = openai_format.parse(body)
+        elif family is RESPONSES:
+            prompt = responses_format.parse(body)
         elif family is ANTHROPIC:
             prompt = anthropic_format.parse(body)
         elif gemini is not None:
             prompt = gemini_format.parse(body, gemini[0], gemini[1])
         else:
             raise ValueError("a Gemini request needs its URL parts")
+        if family is not GEMINI:
+            try:
+                check_schemas(prompt)
+            except InvalidSchema as exc:
+                await send_bytes(send, 400, family.error_body(400, str(exc)))
+                return
         if prompt.tool_result is None:
             directives = parse_directives(prompt.user_text)
         else:
@@ -132,7 +144,7 @@ class FakeUpstreamApp:
             if fault.status:
                 await send_error(send, family.error_body, fault)
                 return
-        reply = build_reply(prompt, directives)
+        reply = build_reply(prompt, directives, state.tool_plan)
         reply_id = state.next_id()
         if not prompt.stream:
             await send_bytes(send, 200, family.render(prompt, reply, reply_id))
@@ -158,6 +170,8 @@ class FakeUpstreamApp:
             query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
             sse = "sse" in query.get("alt", ())
             await self.generate(GEMINI, scope, receive, send, (model, True, sse))
+        elif method in ("embedContent", "batchEmbedContents"):
+            await self.simple(scope, receive, send, embeddings.render_gemini, GEMINI)
         elif method == "countTokens":
             await self.simple(scope, receive, send, lambda body: gemini_format.count_tokens(body, model), GEMINI)
         else:
@@ -200,13 +214,15 @@ class FakeUpstreamApp:
             await send_bytes(send, 200, openai_format.models_body(MODEL_IDS))
 
     async def control(self, path: str, receive: Receive, send: Send) -> None:
-        """``/_fake/script``, ``/_fake/default``, ``/_fake/reset``."""
+        """``/_fake/script``, ``/_fake/default``, ``/_fake/tools``, ``/_fake/reset``."""
         body = _loads(await read_body(receive))
         state = self.state
         if path == "/_fake/reset":
             state.reset()
         elif path == "/_fake/script" and isinstance(body, dict) and isinstance(body.get("faults"), list):
             state.script.extend(f if isinstance(f, dict) else {} for f in body["faults"])
+        elif path == "/_fake/tools" and (body is None or isinstance(body, dict)):
+            state.tool_plan = ToolPlan.from_json(body) if body else None
         elif path == "/_fake/default" and isinstance(body, dict) and "fault" in body:
             fault = body["fault"]
             state.default_fault = fault if isinstance(fault, dict) and fault else None
@@ -214,6 +230,13 @@ class FakeUpstreamApp:
             await send_bytes(send, 400, b'{"error":"bad control request"}')
             return
         await send_bytes(send, 200, orjson.dumps({"ok": True, "queued_faults": len(state.script)}))
+
+
+def check_schemas(prompt: Prompt) -> None:
+    """OpenAI and Anthropic take JSON Schema only: refuse what they would (Gemini's OBJECT)."""
+    check_schema(prompt.json_schema, "the response format")
+    for tool in prompt.tools:
+        check_schema(tool.schema, f"tool {tool.name}")
 
 
 def _loads(raw: bytes) -> Any:

@@ -1,0 +1,73 @@
+"""Stored Responses API answers in Redis, shared by every gateway instance (see `ResponseStore`).
+
+Keys under the configured prefix:
+  rs:e:<id>   the document (JSON), expiring after the TTL (Redis keeps the time)
+  rs:order    sorted set id -> insertion time (ms): the size bound drops the oldest first
+A write (SET + index + trim) is one Lua script, so atomic and one round trip.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import orjson
+import redis.asyncio as redis_asyncio
+from redis.exceptions import RedisError
+
+from domain.errors import ServiceUnavailable
+from domain.ports import Clock
+
+_PUT = """
+local now, max_entries = tonumber(ARGV[3]), tonumber(ARGV[4])
+redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[5])
+redis.call('ZADD', KEYS[2], now, ARGV[1])
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now - tonumber(ARGV[5]))
+local excess = redis.call('ZCARD', KEYS[2]) - max_entries
+if excess > 0 then
+  local victims = redis.call('ZPOPMIN', KEYS[2], excess)
+  for i = 1, #victims, 2 do redis.call('DEL', ARGV[6] .. victims[i]) end
+end
+return 1
+"""
+
+
+class RedisResponseStore:
+    def __init__(self, client: redis_asyncio.Redis, clock: Clock, *, prefix: str = "",
+                 ttl_s: float = 86_400, max_entries: int = 100_000) -> None:
+        self._client = client
+        self._clock = clock
+        self._entry = f"{prefix}rs:e:"
+        self._order = f"{prefix}rs:order"
+        self._ttl_ms = max(1, int(ttl_s * 1000))
+        self._max = max_entries
+        self._put = client.register_script(_PUT)
+
+    async def put(self, response_id: str, document: Mapping[str, Any]) -> None:
+        now_ms = int(self._clock.now() * 1000)
+        try:
+            await self._put(keys=[self._entry + response_id, self._order],
+                            args=[response_id, orjson.dumps(dict(document)), now_ms, self._max, self._ttl_ms,
+                                  self._entry])
+        except RedisError as exc:
+            raise ServiceUnavailable(f"response store unavailable: {exc}") from exc
+
+    async def get(self, response_id: str) -> dict[str, Any] | None:
+        try:
+            raw = await self._client.get(self._entry + response_id)
+        except RedisError as exc:
+            raise ServiceUnavailable(f"response store unavailable: {exc}") from exc
+        if raw is None:
+            return None
+        document: dict[str, Any] = orjson.loads(raw)
+        return document
+
+    async def delete(self, response_id: str) -> bool:
+        try:
+            async with self._client.pipeline(transaction=True) as pipe:
+                pipe.delete(self._entry + response_id)
+                pipe.zrem(self._order, response_id)
+                deleted, _ = await pipe.execute()
+        except RedisError as exc:
+            raise ServiceUnavailable(f"response store unavailable: {exc}") from exc
+        return bool(deleted)

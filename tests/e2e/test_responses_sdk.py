@@ -1,0 +1,125 @@
+"""The Responses API through the gateway, driven by the official openai SDK, against every
+provider kind (the fake upstream behind a real gateway process)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import httpx
+import openai
+import pytest
+
+from tests.e2e.conftest import FakeUpstream
+
+pytestmark = pytest.mark.e2e
+
+MODELS = ["fake_openai:gpt-4o-mini", "fake_anthropic:claude-sonnet-4-5", "fake_gemini:gemini-2.5-flash"]
+UPSTREAM_PATHS = {
+    "fake_openai:gpt-4o-mini": ("/v1/responses", "/v1/chat/completions"),
+    "fake_anthropic:claude-sonnet-4-5": ("/v1/messages",),
+    "fake_gemini:gemini-2.5-flash": ("/v1beta/models/gemini-2.5-flash:generateContent",
+                                     "/v1beta/models/gemini-2.5-flash:streamGenerateContent"),
+}
+WEATHER = {"type": "function", "name": "get_weather", "description": "weather of a city",
+           "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}
+
+
+@pytest.fixture(scope="module")
+def gateway(start_gateway: Any, gateway_config: dict[str, Any]) -> str:
+    return start_gateway(gateway_config)
+
+
+@pytest.fixture
+def sdk(gateway: str) -> openai.OpenAI:
+    return openai.OpenAI(base_url=f"{gateway}/v1", api_key="any", max_retries=0, timeout=20)
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_create(sdk: openai.OpenAI, fake: FakeUpstream, model: str) -> None:
+    raw = sdk.responses.with_raw_response.create(model=model, input="hello gateway", instructions="be brief",
+                                                 max_output_tokens=50)
+    response = raw.parse()
+    assert response.output_text == "Fake reply to: hello gateway"
+    assert response.status == "completed" and response.id.startswith("resp_")
+    assert response.usage.input_tokens > 0 and response.usage.output_tokens > 0
+    assert raw.headers["x-adaptive-provider"] == model.split(":")[0]
+    assert raw.headers["x-adaptive-selection"] == "manual_override"
+    assert set(fake.stats()["by_path"]) <= set(UPSTREAM_PATHS[model])
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_stream(sdk: openai.OpenAI, model: str) -> None:
+    with sdk.responses.stream(model=model, input="stream me please") as stream:
+        kinds = [event.type for event in stream]
+        final = stream.get_final_response()
+    assert kinds[:2] == ["response.created", "response.in_progress"]
+    assert "response.output_text.delta" in kinds and kinds[-1] == "response.completed"
+    assert final.output_text == "Fake reply to: stream me please"
+    assert sdk.responses.retrieve(final.id).output_text == final.output_text  # kept once the stream ended
+
+
+@pytest.mark.parametrize("model", MODELS)
+@pytest.mark.parametrize("stream", [False, True])
+def test_tool_round_trip(sdk: openai.OpenAI, model: str, stream: bool) -> None:
+    def create(**kwargs: Any) -> Any:
+        if not stream:
+            return sdk.responses.create(model=model, tools=[WEATHER], **kwargs)
+        with sdk.responses.stream(model=model, tools=[WEATHER], **kwargs) as events:
+            for _ in events:
+                pass
+            return events.get_final_response()
+
+    first = create(input="weather in Paris?")
+    call = next(item for item in first.output if item.type == "function_call")
+    assert call.name == "get_weather" and json.loads(call.arguments) == {"city": "example"}
+    second = create(input=[
+        {"role": "user", "content": "weather in Paris?"},
+        {"type": "function_call", "call_id": call.call_id, "name": call.name, "arguments": call.arguments},
+        {"type": "function_call_output", "call_id": call.call_id, "output": "sunny, 21C"},
+    ])
+    assert second.output_text == "Tool result received: sunny, 21C"
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_previous_response_id_continues_on_any_provider(sdk: openai.OpenAI, fake: FakeUpstream, model: str) -> None:
+    first = sdk.responses.create(model="fake_openai:gpt-4o-mini", input="remember the word tangerine", store=True)
+    second = sdk.responses.create(model=model, input="which word?", previous_response_id=first.id)
+    assert second.output_text == "Fake reply to: which word?"
+    sent = json.dumps(fake.last_request["body"])
+    assert "remember the word tangerine" in sent and first.output_text in sent  # the history went upstream
+    assert sdk.responses.retrieve(second.id).output_text == second.output_text
+    assert sdk.responses.delete(second.id) is None
+    with pytest.raises(openai.NotFoundError):
+        sdk.responses.retrieve(second.id)
+
+
+def test_store_false_keeps_nothing(sdk: openai.OpenAI) -> None:
+    response = sdk.responses.create(model="fake_gemini:gemini-2.5-flash", input="forget me", store=False)
+    with pytest.raises(openai.NotFoundError):
+        sdk.responses.retrieve(response.id)
+    with pytest.raises(openai.BadRequestError) as err:
+        sdk.responses.create(model="fake_gemini:gemini-2.5-flash", input="x", previous_response_id=response.id)
+    assert err.value.body["param"] == "previous_response_id"
+
+
+def test_router_and_bad_input(sdk: openai.OpenAI, gateway: str) -> None:
+    raw = sdk.responses.with_raw_response.create(model="auto", input="route me")
+    assert raw.headers["x-adaptive-selection"] in ("router", "cache_exact")
+    with pytest.raises(openai.BadRequestError) as err:
+        sdk.responses.create(model="auto", input="x", temperature=9)
+    assert err.value.body["param"] == "temperature"
+    reply = httpx.post(f"{gateway}/v1/responses", content=b"{not json", timeout=10,
+                       headers={"content-type": "application/json"})
+    assert reply.status_code == 400 and reply.json()["error"]["type"] == "invalid_request_error"
+
+
+def test_hosted_tools_dropped_with_a_note_or_refused(sdk: openai.OpenAI) -> None:
+    raw = sdk.responses.with_raw_response.create(model="fake_anthropic:claude-sonnet-4-5", input="search",
+                                                 tools=[{"type": "web_search"}])
+    assert "web_search" in raw.headers.get("x-adaptive-notes", "")
+    assert raw.parse().output_text == "Fake reply to: search"
+    with pytest.raises(openai.BadRequestError) as err:
+        sdk.responses.create(model="fake_anthropic:claude-sonnet-4-5", input="search",
+                             tools=[{"type": "web_search"}], tool_choice={"type": "web_search"})
+    assert err.value.body["param"] == "tool_choice"
