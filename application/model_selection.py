@@ -12,6 +12,16 @@ from domain.errors import InvalidRequest
 from domain.routing import RoutingInput, estimated_tokens
 
 _NUMBER_FIELDS = ("input_per_mtok", "output_per_mtok", "cache_read_per_mtok", "cache_write_per_mtok", "quality")
+# The original gateway's capability field names -> ours (both spellings are accepted).
+_ORIGINAL_FIELDS = {
+    "model_name": "model",
+    "cost_per_1m_input_tokens": "input_per_mtok",
+    "cost_per_1m_output_tokens": "output_per_mtok",
+    "max_context_tokens": "context_window",
+    "supports_tool_calling": "supports_tools",
+}
+_KNOWN_FIELDS = frozenset({"provider", "model", *_NUMBER_FIELDS, "context_window", "max_output_tokens",
+                           "supports_tools", "supports_vision", *_ORIGINAL_FIELDS})
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,12 +30,35 @@ class ModelQuery:
     prompt: str
     cost_bias: float
     needs_tools: bool
+    max_output_tokens: int = 0
+
+
+def _canonical(item: dict[str, Any], param: str) -> dict[str, Any]:
+    unknown = sorted(set(item) - _KNOWN_FIELDS)
+    if unknown:
+        raise InvalidRequest(f"unknown model field {unknown[0]!r}; known fields: " + ", ".join(sorted(_KNOWN_FIELDS)),
+                             param=f"{param}.{unknown[0]}")
+    fields = dict(item)
+    for original, ours in _ORIGINAL_FIELDS.items():
+        if original in fields:
+            value = fields.pop(original)
+            if ours in fields and fields[ours] != value:
+                raise InvalidRequest(f"{original} and {ours} disagree; send one of them", param=f"{param}.{original}")
+            fields[ours] = value
+    return fields
+
+
+def _positive_int(value: Any, name: str, param: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise InvalidRequest(f"{name} must be a positive integer", param=param)
+    return value
 
 
 def _model(item: Any, index: int) -> ModelInfo:
     param = f"models[{index}]"
     if not isinstance(item, dict):
         raise InvalidRequest("each model must be an object with provider and model", param=param)
+    item = _canonical(item, param)
     provider, model = item.get("provider"), item.get("model")
     if not isinstance(provider, str) or not provider or not isinstance(model, str) or not model:
         raise InvalidRequest("provider and model are required strings", param=param)
@@ -38,11 +71,9 @@ def _model(item: Any, index: int) -> ModelInfo:
             fields[name] = float(value)
     if "quality" in fields and fields["quality"] > 1:
         raise InvalidRequest("quality must be between 0 and 1", param=f"{param}.quality")
-    window = item.get("context_window")
-    if window is not None:
-        if isinstance(window, bool) or not isinstance(window, int) or window <= 0:
-            raise InvalidRequest("context_window must be a positive integer", param=f"{param}.context_window")
-        fields["context_window"] = window
+    for name in ("context_window", "max_output_tokens"):
+        if item.get(name) is not None:
+            fields[name] = _positive_int(item[name], name, f"{param}.{name}")
     for flag in ("supports_tools", "supports_vision"):
         if flag in item:
             if not isinstance(item[flag], bool):
@@ -62,8 +93,12 @@ def parse_query(body: dict[str, Any], default_cost_bias: float) -> ModelQuery:
     if isinstance(bias, bool) or not isinstance(bias, int | float) or not 0 <= bias <= 1:
         raise InvalidRequest("cost_bias must be a number between 0 and 1", param="cost_bias")
     tools = body.get("tools")
+    if tools is not None and not isinstance(tools, list):
+        raise InvalidRequest("tools must be an array", param="tools")
+    wanted = body.get("max_output_tokens", body.get("max_tokens"))
+    max_output = 0 if wanted is None else _positive_int(wanted, "max_tokens", "max_tokens")
     return ModelQuery(models=[_model(m, i) for i, m in enumerate(models)], prompt=prompt, cost_bias=float(bias),
-                      needs_tools=bool(tools))
+                      needs_tools=bool(tools), max_output_tokens=max_output)
 
 
 class ModelSelectionService:
@@ -78,7 +113,7 @@ class ModelSelectionService:
     async def select(self, query: ModelQuery) -> Routed:
         """The router's choice for the query (raises NoCapableModel, a 400, when none fits)."""
         inp = RoutingInput(prompt=query.prompt, needs_tools=query.needs_tools,
-                           estimated_tokens=estimated_tokens(query.prompt))
+                           estimated_tokens=estimated_tokens(query.prompt), max_output_tokens=query.max_output_tokens)
         return await self._routing.route(query.models, inp, query.cost_bias, self._options)
 
 

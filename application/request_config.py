@@ -23,6 +23,7 @@ from application.settings import (
 from domain.errors import InvalidRequest
 
 M = TypeVar("M", bound=BaseModel)
+_KINDS = ("openai", "anthropic", "gemini")
 OVERRIDE_FIELDS = ("provider_configs", "fallback", "model_router", "prompt_cache")
 
 
@@ -82,11 +83,16 @@ def _merge_providers(providers: dict[str, ProviderSettings], overrides: Any) -> 
         param = f"provider_configs.{name}"
         if not isinstance(override, dict):
             raise InvalidRequest(f"{param} must be an object", param=param)
+        for field in ("base_url", "api_key"):
+            if field in override and not isinstance(override[field], str):
+                raise InvalidRequest(f"{param}.{field} must be a string", param=f"{param}.{field}")
         base = providers.get(name)
         if base is None:
             if "kind" not in override or "base_url" not in override:
                 raise InvalidRequest(f"{param}: a provider not in the server config needs kind and base_url",
                                      param=param)
+            if override["kind"] not in _KINDS:
+                raise InvalidRequest(f"{param}.kind must be one of " + ", ".join(_KINDS), param=f"{param}.kind")
             merged[name] = _merge_model(ProviderSettings(kind=override["kind"]), override, param)
             continue
         changes_url = "base_url" in override and override["base_url"].rstrip("/") != base.base_url.rstrip("/")

@@ -141,8 +141,8 @@ class Selector:
         only = config.model_router.models
         models = catalog.models()
         if only:
-            wanted = set(only)
-            models = [m for m in models if m.key in wanted]
+            wanted = set(only)  # `provider:model` ids and bare provider names (all its models)
+            models = [m for m in models if m.key in wanted or m.provider in wanted]
             if not models:
                 raise InvalidRequest("model_router.models names no model the endpoint may use: "
                                      + ", ".join(only), param="model_router.models")
@@ -172,6 +172,11 @@ class Selector:
             models = config.providers[name].models
             if models:
                 return Target(provider=name, model=next(iter(models)))
+        if not allowed:
+            raise InvalidRequest(
+                "no provider is enabled: set an API key (OPENAI_API_KEY, ANTHROPIC_API_KEY, GEMINI_API_KEY, "
+                "DEEPSEEK_API_KEY, GROQ_API_KEY or XAI_API_KEY) or configure a provider in config.yaml",
+                param="model", code="no_provider_enabled")
         raise InvalidRequest("no model was given and no default model is configured; "
                              "use model \"provider:model\"", param="model")
 

@@ -30,6 +30,13 @@ class ModelSettings(Strict):
     quality: float | None = Field(None, ge=0, le=1)
 
 
+# Keys the original gateway accepted under provider_configs.<p> that mean nothing here.
+_UNSUPPORTED_PROVIDER_KEYS = {
+    "health_endpoint": "provider health comes from the circuit breakers (see /health)",
+    "retry_config": "retries are set for every provider by fallback.max_retries, backoff_ms and max_backoff_ms",
+}
+
+
 class ProviderSettings(Strict):
     kind: WireFamily  # the wire format the provider speaks
     base_url: str = ""
@@ -41,6 +48,32 @@ class ProviderSettings(Strict):
     rate_limit_rpm: int | None = Field(None, gt=0)
     enabled: bool = True
     models: dict[str, ModelSettings] = Field(default_factory=dict)
+    # The original gateway's custom authentication: the key is (also) sent in this header,
+    # as `Bearer <key>` when auth_type is bearer, as the bare key for api_key; `none` sends no key.
+    auth_type: Literal["bearer", "api_key", "none"] | None = None
+    auth_header_name: str | None = Field(None, min_length=1, pattern=r"^[A-Za-z0-9-]+$")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _original_keys_without_meaning(cls, data: object) -> object:
+        if isinstance(data, dict):
+            for name, why in _UNSUPPORTED_PROVIDER_KEYS.items():
+                if name in data:
+                    raise ValueError(f"{name} is not supported by this gateway: {why}")
+        return data
+
+    @model_validator(mode="after")
+    def _auth(self) -> ProviderSettings:
+        if self.auth_type == "none":
+            object.__setattr__(self, "requires_key", False)
+        return self
+
+    def auth_headers(self) -> dict[str, str]:
+        """Extra headers carrying the key under `auth_header_name`, when one is configured."""
+        if not self.auth_header_name or not self.api_key or self.auth_type == "none":
+            return dict(self.headers)
+        value = f"Bearer {self.api_key}" if self.auth_type in (None, "bearer") else self.api_key
+        return {**self.headers, self.auth_header_name: value}
 
     @property
     def active(self) -> bool:
@@ -108,11 +141,39 @@ class RoutingCacheSettings(Strict):
     semantic_threshold: float = Field(0.95, gt=0, le=1)
 
 
+def model_ref(item: object, index: int) -> object:
+    """One `model_router.models` entry as a string: `provider:model` or a bare `provider`."""
+    if not isinstance(item, dict):
+        return item  # a string is kept; anything else fails the list[str] check with its index
+    unknown = sorted(set(item) - {"provider", "model", "model_name"})
+    if unknown:
+        raise ValueError(f"models.{index}: unknown field {unknown[0]!r} (expected provider and model)")
+    provider = item.get("provider")
+    model = item.get("model", item.get("model_name"))
+    if not isinstance(provider, str) or not provider:
+        raise ValueError(f"models.{index}.provider must be a non-empty string")
+    if model is None:
+        return provider
+    if not isinstance(model, str) or not model:
+        raise ValueError(f"models.{index}.model must be a non-empty string")
+    return f"{provider}:{model}"
+
+
 class ModelRouterSettings(Strict):
     enabled: bool = True
     cost_bias: float = Field(0.5, ge=0, le=1)
-    # Restrict routing to these `provider:model` ids (empty: every model the endpoint may use).
+    # Restrict routing to these models (empty: every model the endpoint may use). Each entry is
+    # `provider:model`, or a bare `provider` for every model of that provider; the original
+    # gateway's objects `{"provider": "openai"}`, `{"provider": "openai", "model": "gpt-4o"}`
+    # (or `model_name`) are accepted and normalised to those strings.
     models: list[str] = Field(default_factory=list)
+
+    @field_validator("models", mode="before")
+    @classmethod
+    def _model_refs(cls, value: object) -> object:
+        if not isinstance(value, list):
+            return value
+        return [model_ref(item, index) for index, item in enumerate(value)]
     external: ExternalRouterSettings = Field(default_factory=ExternalRouterSettings)
     cache: RoutingCacheSettings = Field(default_factory=RoutingCacheSettings)
 
@@ -123,6 +184,16 @@ class BreakerSettings(Strict):
     open_timeout_ms: int = Field(30_000, gt=0)
     half_open_max_probes: int = Field(1, ge=1)
     per_model: bool = False
+
+
+# The original's circuit_breaker fields -> ours. Its `timeout_ms` and `reset_after_ms` both name
+# how long an open circuit waits before it lets a probe through: our `open_timeout_ms`.
+_CIRCUIT_BREAKER_FIELDS = {
+    "failure_threshold": "failure_threshold",
+    "success_threshold": "success_threshold",
+    "timeout_ms": "open_timeout_ms",
+    "reset_after_ms": "open_timeout_ms",
+}
 
 
 class FallbackSettings(Strict):
@@ -136,6 +207,27 @@ class FallbackSettings(Strict):
     # Whether a manual `provider:model` request may fall back to other models.
     on_manual_override: bool = False
     breaker: BreakerSettings = Field(default_factory=BreakerSettings)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _original_circuit_breaker(cls, data: object) -> object:
+        """The original gateway's `circuit_breaker` spelling, mapped onto `breaker`."""
+        if not isinstance(data, dict) or "circuit_breaker" not in data:
+            return data
+        data = dict(data)
+        original = data.pop("circuit_breaker")
+        if not isinstance(original, dict):
+            raise ValueError("circuit_breaker must be an object")
+        mapped: dict[str, object] = dict(data.get("breaker") or {})
+        # `reset_after_ms` wins over `timeout_ms` when both are given: apply it last.
+        for name, value in sorted(original.items(), key=lambda item: item[0] == "reset_after_ms"):
+            target = _CIRCUIT_BREAKER_FIELDS.get(name)
+            if target is None:
+                raise ValueError(f"circuit_breaker.{name} is not a known field (expected one of "
+                                 + ", ".join(_CIRCUIT_BREAKER_FIELDS) + ")")
+            mapped[target] = value
+        data["breaker"] = mapped
+        return data
 
 
 class PromptCacheSettings(Strict):

@@ -65,6 +65,7 @@ class ModelInfo:
     supports_tools: bool = True
     supports_vision: bool = False
     quality: float | None = None
+    max_output_tokens: int | None = None  # None: not declared (no limit checked)
 
     @property
     def key(self) -> str:

@@ -77,6 +77,7 @@ class RoutingInput:
     needs_tools: bool = False
     needs_vision: bool = False
     estimated_tokens: int = 0  # 0: estimate from `prompt` with `estimated_tokens()`
+    max_output_tokens: int = 0  # output the caller asks for; 0: not given
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,6 +109,12 @@ def capable(models: Sequence[ModelInfo], inp: RoutingInput) -> list[ModelInfo]:
             which = "tool-capable candidate models" if inp.needs_tools else "candidate models"
             raise NoCapableModel(f"the request contains images, and none of the {before} {which} "
                                  "supports images", code="no_capable_model")
+    if inp.max_output_tokens:
+        before = len(pool)
+        pool = [m for m in pool if m.max_output_tokens is None or m.max_output_tokens >= inp.max_output_tokens]
+        if not pool:
+            raise NoCapableModel(f"the request asks for {inp.max_output_tokens} output tokens, more than any of "
+                                 f"the {before} remaining candidate models can produce", code="no_capable_model")
     tokens = inp.estimated_tokens or estimated_tokens(inp.prompt)
     fitting = [m for m in pool if m.context_window >= tokens]
     if not fitting:

@@ -59,16 +59,16 @@ class SdkProviderFactory:
 
             return OpenAIProvider(name, base_url=settings.base_url or "https://api.openai.com/v1",
                                   api_key=settings.api_key, timeout_s=settings.timeout_s,
-                                  headers=settings.headers, http_client=self._http)
+                                  headers=settings.auth_headers(), http_client=self._http)
         if settings.kind == "anthropic":
             from adapters.providers.anthropic import AnthropicProvider
 
             return AnthropicProvider(name, base_url=settings.base_url or "https://api.anthropic.com",
                                      api_key=settings.api_key, timeout_s=settings.timeout_s,
-                                     headers=settings.headers, http_client=self._http)
+                                     headers=settings.auth_headers(), http_client=self._http)
         if settings.kind == "gemini":
             from adapters.providers.gemini import GeminiProvider
 
             return GeminiProvider(name, base_url=settings.base_url, api_key=settings.api_key,
-                                  timeout_s=settings.timeout_s, headers=settings.headers, http_client=self._http)
+                                  timeout_s=settings.timeout_s, headers=settings.auth_headers(), http_client=self._http)
         raise NotImplementedError(f"provider kind {settings.kind!r} is not supported yet")

@@ -75,6 +75,7 @@ def create_app(container: Container, middlewares: Sequence[Middleware] = ()) -> 
     if settings.auth.admin_token:  # no token, no admin API
         admin_routes.register(router)
     webhook_routes.register(router)
+    system_routes.register_welcome(router)
     router.fallback = not_served
     app = Application(router=router, services=services)
     app.middlewares.append(gateway_middleware(settings.server.max_body_bytes))

@@ -85,3 +85,54 @@ async def test_the_answer_says_how_it_was_chosen_and_repeats_come_from_the_routi
     assert (two["provider"], two["model"], two["alternatives"]) == (one["provider"], one["model"], one["alternatives"])
     cheaper = await client.post("/v1/select-model", content=JSONContent({**query, "cost_bias": 0}))
     assert (await cheaper.json())["source"] == "router"  # another cost_bias is another decision
+
+
+# --- the original gateway's capability fields ---------------------------------------------------
+
+ORIGINAL = [
+    {"provider": "p", "model_name": "pricey", "cost_per_1m_input_tokens": 10, "cost_per_1m_output_tokens": 30,
+     "max_context_tokens": 200_000, "supports_tool_calling": True},
+    {"provider": "p", "model_name": "cheap", "cost_per_1m_input_tokens": 0.1, "cost_per_1m_output_tokens": 0.3,
+     "max_context_tokens": 100, "max_output_tokens": 256, "supports_tool_calling": False},
+]
+
+
+async def test_original_fields_cheap_model_is_preferred_at_low_cost_bias(client) -> None:
+    response = await client.post("/v1/select-model", content=JSONContent(
+        {"models": ORIGINAL, "prompt": "What is 2+2?", "cost_bias": 0}))
+    assert response.status == 200, await response.text()
+    assert (await response.json())["model"] == "cheap"
+
+
+async def test_original_fields_long_prompt_skips_the_small_context_model(client) -> None:
+    response = await client.post("/v1/select-model", content=JSONContent(
+        {"models": ORIGINAL, "prompt": "word " * 4000, "cost_bias": 0}))
+    body = await response.json()
+    assert body["model"] == "pricey"
+    assert body["alternatives"] == []
+
+
+async def test_original_fields_tools_skip_the_model_without_tool_calling(client) -> None:
+    response = await client.post("/v1/select-model", content=JSONContent(
+        {"models": ORIGINAL, "prompt": "hi", "cost_bias": 0,
+         "tools": [{"type": "function", "function": {"name": "f"}}]}))
+    assert (await response.json())["model"] == "pricey"
+
+
+async def test_max_tokens_beyond_a_models_output_limit_skips_it(client) -> None:
+    response = await client.post("/v1/select-model", content=JSONContent(
+        {"models": ORIGINAL, "prompt": "hi", "cost_bias": 0, "max_tokens": 1000}))
+    assert (await response.json())["model"] == "pricey"
+
+
+@pytest.mark.parametrize(("model", "param"), [
+    ({"provider": "p", "model": "m", "supports_streaming": True}, "models[0].supports_streaming"),
+    ({"provider": "p", "model": "m", "max_output_tokens": 0}, "models[0].max_output_tokens"),
+    ({"provider": "p", "model": "m", "model_name": "other"}, "models[0].model_name"),
+])
+async def test_unknown_or_bad_capability_fields_are_400_naming_them(client, model, param) -> None:
+    response = await client.post("/v1/select-model", content=JSONContent({"models": [model], "prompt": "x"}))
+    assert response.status == 400
+    error = (await response.json())["error"]
+    assert error["param"] == param
+    assert param.rsplit(".", 1)[1] in error["message"]
