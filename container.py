@@ -36,6 +36,7 @@ from adapters.wire.cache_residue import residue as wire_residue
 from application.access import AccessGate, RateLimitedProviderFactory
 from application.billing import BillingService
 from application.chat import ChatService
+from application.dashboard import DashboardReads
 from application.execution import Executor
 from application.health import HealthService, breaker_section
 from application.keys import KeyCache, KeyService
@@ -47,6 +48,7 @@ from application.response_cache import ResponseCaching, config_namespace
 from application.routing import BuiltinRouter, Guard, RoutingService
 from application.selection import Selector, catalog_for
 from application.settings import BreakerSettings, Settings
+from application.traffic_stats import TrafficStats
 from domain.breaker import BreakerPolicy
 from domain.catalog import Catalog
 from domain.ports import BreakerStore
@@ -247,6 +249,13 @@ class Container(containers.DeclarativeContainer):
         sections=providers.Dict(breakers=providers.Callable(breaker_section, breaker_store),
                                 routing=routing.provided.health),
     )
+    # The dashboard: a per-instance traffic ring (a RequestObserver) and the read model over it.
+    traffic_stats = providers.Singleton(TrafficStats, clock=clock,
+                                        minutes=settings.provided.dashboard.history_minutes)
+    dashboard_reads = providers.Factory(DashboardReads, settings=settings, traffic_stats=traffic_stats,
+                                        breakers=breaker_store, breaker_policy=breaker_policy,
+                                        catalog=metering.pricing, clock=clock, response_cache=cache.store,
+                                        route_cache=route_cache)
 
     lifecycle = providers.Resource(_lifecycle, http_client=http_client, registry=registry, redis=redis,
                                    router=router)

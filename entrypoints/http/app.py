@@ -10,6 +10,7 @@ from blacksheep.server.routing import Router
 
 from application.billing import BillingService
 from application.chat import ChatService
+from application.dashboard import DashboardReads
 from application.health import HealthService
 from application.keys import KeyService
 from application.model_selection import ModelSelectionService
@@ -18,6 +19,7 @@ from container import Container
 from domain.errors import NotFound
 from entrypoints.http import (
     admin_routes,
+    admin_stats_routes,
     anthropic_routes,
     gemini_routes,
     openai_routes,
@@ -28,6 +30,7 @@ from entrypoints.http import (
 from entrypoints.http.access import access_middleware_for
 from entrypoints.http.middleware import Handler, gateway_middleware
 from entrypoints.http.services import ContainerServices
+from entrypoints.http.ui import routes as ui_routes
 
 log = logging.getLogger("adaptive_proxy")
 Middleware = Callable[[Request, Handler], Awaitable[Response]]
@@ -61,6 +64,7 @@ def create_app(container: Container, middlewares: Sequence[Middleware] = ()) -> 
         Settings: container.settings,
         KeyService: container.metering.key_service,
         BillingService: container.metering.billing_service,
+        DashboardReads: container.dashboard_reads,
     })
     router = Router()  # a fresh router per app: two apps sharing one raise SharedRouterError
     for family in served_families(settings):
@@ -69,6 +73,9 @@ def create_app(container: Container, middlewares: Sequence[Middleware] = ()) -> 
     routing_routes.register(router)
     if settings.auth.admin_token:  # no token, no admin API
         admin_routes.register(router)
+        admin_stats_routes.register(router)
+    if settings.dashboard_enabled:
+        ui_routes.register(router, settings)
     webhook_routes.register(router)
     router.fallback = not_served
     app = Application(router=router, services=services)
