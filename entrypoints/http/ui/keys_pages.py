@@ -8,6 +8,7 @@ with the use case's message (status 400), never a 500.
 from __future__ import annotations
 
 import secrets
+from collections import OrderedDict
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -57,6 +58,17 @@ def _limit_inputs(key: ApiKey | None = None) -> str:
 class KeyPages:
     def __init__(self, ui: Dashboard) -> None:
         self.ui = ui
+        # One-time form ids of submitted "create key" forms: a resubmitted form (reload, double
+        # click) creates no second key. Bounded; per process.
+        self._submitted: OrderedDict[str, None] = OrderedDict()
+
+    def _first_submission(self, form_id: str) -> bool:
+        if not form_id or form_id in self._submitted:
+            return False
+        self._submitted[form_id] = None
+        if len(self._submitted) > 10_000:
+            self._submitted.popitem(last=False)
+        return True
 
     async def _keys_page(self, csrf: str, keys: KeyService, billing: BillingService, notice: str = "",
                          status: int = 200) -> Response:
@@ -77,7 +89,8 @@ class KeyPages:
         org_links = ", ".join(f'<a href="/ui/orgs/{esc(o)}">{esc(o)}</a>' for o in orgs) or "none yet"
         body = (notice
                 + '<section><h2>New key</h2><form method="post" action="/ui/keys" class="grid" id="create-key">'
-                f'{csrf_field(csrf)}<label>Name <input name="name" id="key-name" required maxlength="255"></label>'
+                f'{csrf_field(csrf)}<input type="hidden" name="form_id" value="{secrets.token_hex(12)}">'
+                '<label>Name <input name="name" id="key-name" required maxlength="255"></label>'
                 '<label>Organization <input name="organization_id" id="key-org" maxlength="255"></label>'
                 f'{_limit_inputs()}<button type="submit">Create key</button></form></section>'
                 + "<h2>Keys</h2>" + table(["name", "prefix", "organization", "state", "rpm", "budget", ""], rows,
@@ -96,6 +109,9 @@ class KeyPages:
         if isinstance(checked, Response):
             return checked
         session, form = checked
+        if not self._first_submission(_text(form, "form_id")):
+            notice = flash("This form was already submitted: its key was shown once and is not shown again.", "error")
+            return await self._keys_page(session.csrf, keys, billing, notice)
         try:
             issued = await keys.issue(_text(form, "name"), organization_id=_text(form, "organization_id") or None,
                                       **limits_from(form))

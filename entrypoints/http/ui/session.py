@@ -4,7 +4,7 @@ The operator logs in once with `auth.admin_token`; the cookie then carries
 `<expires>.<nonce>.<mac>`, never the token. The MAC key is derived from the admin token, so
 every worker of the deployment accepts the same session and changing the token logs everyone
 out. A state-changing request must carry the session's CSRF token (a form field or the
-`x-csrf-token` header) and, when the browser sends one, an `Origin` equal to the request's host.
+`x-csrf-token` header) and come from this site (`Sec-Fetch-Site`, else `Origin`).
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ SECURITY_HEADERS = [
     (b"content-security-policy", CSP.encode()),
     (b"x-frame-options", b"DENY"),
     (b"x-content-type-options", b"nosniff"),
-    (b"referrer-policy", b"no-referrer"),
+    (b"referrer-policy", b"same-origin"),
     (b"cross-origin-opener-policy", b"same-origin"),
 ]
 
@@ -84,9 +84,13 @@ class UiSessions:
 
 
 def same_origin(request: Request) -> bool:
-    """No cross-site POST: an `Origin` header, when present, must name this host."""
+    """No cross-site POST: `Sec-Fetch-Site` (sent by current browsers) must say same-origin; without
+    it, an `Origin` header, when present, must name this host."""
+    site = request.get_first_header(b"sec-fetch-site")
+    if site is not None:
+        return site in (b"same-origin", b"none")
     origin = request.get_first_header(b"origin")
-    if origin is None:
+    if origin is None or origin == b"null":
         return True
     host = request.get_first_header(b"host") or b""
     return origin.split(b"://", 1)[-1] == host

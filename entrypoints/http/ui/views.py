@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -68,10 +69,11 @@ def providers_body(data: dict[str, Any]) -> str:
         rows.append([
             f'<strong>{esc(p["name"])}</strong>', esc(p["kind"]),
             f'<span class="pill {"ok" if p["enabled"] else "off"}">{esc(state)}</span>',
-            f'<span class="pill breaker-{esc(breaker)}" id="breaker-{esc(p["name"])}">{esc(breaker)}</span>',
+            f'<span class="pill breaker-{esc(breaker)}" id="breaker-{esc(p["name"])}">{esc(breaker)}</span>'
+            if p["enabled"] else "—",
             esc(traffic.get("requests", 0)), esc(f"{traffic.get('error_rate', 0):.1%}"),
             esc(f"{traffic.get('rate_limited_rate', 0):.1%}"), esc(ms(traffic.get("mean_latency_ms")))])
-    breakers = [(b["key"], b["state"], b["failures"], b["changed_at"])
+    breakers = [(b["key"], b["state"], b["failures"], _clock(b["changed_at"]))
                 for p in data["providers"] for b in p["breakers"]]
     catalog = [(f"{p['name']}:{m['model']}", m["input_per_mtok"], m["output_per_mtok"],
                 "—" if m["quality"] is None else m["quality"], f"{m['context_window']:,}",
@@ -80,8 +82,8 @@ def providers_body(data: dict[str, Any]) -> str:
     store = data["breaker_store"]
     return (table(["provider", "kind", "state", "breaker", "requests 1h", "errors", "429s", "mean latency"], rows,
                   "providers", raw=True)
-            + f'<h2>Breakers</h2><p class="hint">store: {esc(store.get("mode", store))}</p>'
-            + (table(["breaker", "state", "failures", "changed at (unix s)"], breakers, "breakers")
+            + f'<h2>Breakers</h2><p class="hint">breaker store: {esc(store.get("store", "—"))}{_degraded(store)}</p>'
+            + (table(["breaker", "state", "failures", "changed at (UTC)"], breakers, "breakers")
                if breakers else '<p class="hint">Every breaker is closed (none has tripped yet).</p>')
             + "<h2>Routing catalog</h2>"
             + table(["model", "$ in / Mtok", "$ out / Mtok", "quality prior", "context", "capabilities"], catalog,
@@ -101,3 +103,12 @@ def cache_body(data: dict[str, Any]) -> str:
 def _capabilities(model: dict[str, Any]) -> str:
     found = [name for name in ("tools", "vision") if model[f"supports_{name}"]]
     return ", ".join(found) or "—"
+
+
+def _clock(unix_s: float) -> str:
+    return "—" if not unix_s else datetime.fromtimestamp(unix_s, UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _degraded(store: dict[str, Any]) -> str:
+    extra = {k: v for k, v in store.items() if k != "store"}
+    return f" ({esc(', '.join(f'{k}: {v}' for k, v in extra.items()))})" if extra else ""
