@@ -69,7 +69,10 @@ class DashboardReads:
         return {"breaker_store": self.breakers.status(), "providers": out}
 
     async def caches(self) -> dict[str, Any]:
-        tiers = self.traffic_stats.window(HOUR)["cache_tiers"]
+        """Entries per cache and, over the last hour: the response cache's outcomes (`cache_tier`)
+        and the routing cache's hit rate (requests whose model choice came from the cache)."""
+        window = self.traffic_stats.window(HOUR)
+        tiers = window["cache_tiers"]
         total = sum(tiers.values())
 
         async def describe(name: str, enabled: bool, cache: KeyedCache[Any] | None) -> dict[str, Any]:
@@ -79,6 +82,11 @@ class DashboardReads:
 
         response = await describe("response", self.settings.prompt_cache.enabled, self.response_cache)
         routing = await describe("routing", self.settings.model_router.cache.enabled, self.route_cache)
+        looked_up = sum(n for tier, n in tiers.items() if tier != "none")
+        hits = sum(n for tier, n in tiers.items() if tier not in ("none", "miss"))
+        response["hit_rate_1h"] = round(hits / looked_up, 4) if looked_up else None
+        routed = sum(n for source, n in window["selection_sources"].items() if source in ("router", "cache"))
+        routing["hit_rate_1h"] = round(window["selection_sources"].get("cache", 0) / routed, 4) if routed else None
         return {"caches": [response, routing], "tiers_1h": tiers,
                 "hit_rates_1h": {tier: round(count / total, 4) for tier, count in tiers.items() if tier != "none"}
                 if total else {}}

@@ -75,3 +75,20 @@ def test_is_an_observer() -> None:
     stats = TrafficStats(FrozenClock(0.0))
     Observers([stats]).observe(record())
     assert stats.window(1)["totals"]["requests"] == 1
+
+
+async def test_cache_hit_rates_from_the_records() -> None:
+    from adapters.memory.breaker_store import InMemoryBreakerStore
+    from application.dashboard import DashboardReads
+    from application.settings import Settings
+    from domain.breaker import BreakerPolicy
+    from domain.catalog import Catalog
+
+    clock = FrozenClock(0.0)
+    stats = TrafficStats(clock)
+    for tier, source in (("exact", "cache_exact"), ("miss", "router"), ("miss", "cache"), ("miss", "router")):
+        stats.observe(record(cache_tier=tier, selection_source=source))
+    reads = DashboardReads(Settings(), stats, InMemoryBreakerStore(), BreakerPolicy(), Catalog([]), clock)
+    caches = {c["name"]: c for c in (await reads.caches())["caches"]}
+    assert caches["response"]["hit_rate_1h"] == 0.25
+    assert caches["routing"]["hit_rate_1h"] == pytest.approx(1 / 3, abs=1e-4)

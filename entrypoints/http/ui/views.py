@@ -91,10 +91,11 @@ def providers_body(data: dict[str, Any]) -> str:
 
 
 def cache_body(data: dict[str, Any]) -> str:
-    rows = [(c["name"], "on" if c["enabled"] else "off", c["entries"], c.get("mode", "—")) for c in data["caches"]]
+    rows = [(c["name"], "on" if c["enabled"] else "off", c["entries"], c.get("store", "—"),
+             "—" if c.get("hit_rate_1h") is None else f"{c['hit_rate_1h']:.0%}") for c in data["caches"]]
     tiers = [(tier, count, f"{data['hit_rates_1h'].get(tier, 0):.0%}" if tier != "none" else "—")
              for tier, count in data["tiers_1h"].items()]
-    return (table(["cache", "enabled", "entries", "store"], rows, "caches")
+    return (table(["cache", "enabled", "entries", "store", "hit rate 1h"], rows, "caches")
             + "<h2>Cache outcomes, last hour</h2>"
             + (table(["tier", "requests", "share"], tiers, "cache-tiers") if tiers
                else '<p class="hint">No requests yet.</p>'))
