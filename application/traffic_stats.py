@@ -119,6 +119,11 @@ class Bucket:
         for name, counts in other.providers.items():
             self.providers.setdefault(name, ProviderCounts()).merge(counts)
 
+    def copy(self) -> Bucket:
+        clone = Bucket(self.minute)
+        clone.merge(self)
+        return clone
+
     def summary(self) -> dict[str, Any]:
         saved = self.best_cost_usd - self.cost_usd
         return {
@@ -133,6 +138,9 @@ class Bucket:
         }
 
 
+EMPTY_SUMMARY = Bucket(0).summary()
+
+
 class TrafficStats:
     """The ring of per-minute buckets (oldest first); one per process, fed by `observe`."""
 
@@ -142,6 +150,10 @@ class TrafficStats:
         self._clock = clock
         self._minutes = minutes
         self._ring: deque[Bucket] = deque(maxlen=minutes)
+        # Closed minutes never change: their summaries, and each window's total over its closed
+        # minutes (recomputed once a minute), are kept so that polling a window is cheap.
+        self._summaries: dict[int, dict[str, Any]] = {}
+        self._closed: dict[int, tuple[int, Bucket]] = {}  # window size -> (current minute, total)
 
     @property
     def capacity_minutes(self) -> int:
@@ -162,12 +174,20 @@ class TrafficStats:
         now = self._now_minute()
         first = now - minutes + 1
         by_minute = {b.minute: b for b in self._ring if b.minute >= first}
-        total = Bucket(first)
-        series = []
-        for minute in range(first, now + 1):
-            bucket = by_minute.get(minute) or Bucket(minute)
-            total.merge(bucket)
-            series.append({"t": minute * 60, **bucket.summary()})
+        cached = self._closed.get(minutes)
+        if cached is None or cached[0] != now:
+            closed = Bucket(first)
+            for minute in range(first, now):
+                if minute in by_minute:
+                    closed.merge(by_minute[minute])
+            self._closed[minutes] = cached = (now, closed)
+            self._summaries = {m: v for m, v in self._summaries.items() if m >= now - self._minutes}
+        total = cached[1].copy()
+        current = by_minute.get(now)
+        if current is not None:
+            total.merge(current)
+        series = [{"t": minute * 60, **self._summary(by_minute.get(minute), minute, now)}
+                  for minute in range(first, now + 1)]
         return {
             "window_minutes": minutes, "since": first * 60, "until": (now + 1) * 60,
             "totals": total.summary(),
@@ -182,3 +202,13 @@ class TrafficStats:
                 for name, c in sorted(total.providers.items())},
             "series": series,
         }
+
+    def _summary(self, bucket: Bucket | None, minute: int, now: int) -> dict[str, Any]:
+        if bucket is None:
+            return EMPTY_SUMMARY
+        if minute == now:  # still filling
+            return bucket.summary()
+        found = self._summaries.get(minute)
+        if found is None:
+            found = self._summaries[minute] = bucket.summary()
+        return found

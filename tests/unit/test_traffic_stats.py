@@ -92,3 +92,18 @@ async def test_cache_hit_rates_from_the_records() -> None:
     caches = {c["name"]: c for c in (await reads.caches())["caches"]}
     assert caches["response"]["hit_rate_1h"] == 0.25
     assert caches["routing"]["hit_rate_1h"] == pytest.approx(1 / 3, abs=1e-4)
+
+
+def test_repeated_windows_see_new_traffic_and_advancing_minutes() -> None:
+    clock = FrozenClock(0.0)
+    stats = TrafficStats(clock)
+    stats.observe(record())
+    assert stats.window(3)["totals"]["requests"] == 1
+    stats.observe(record())  # same minute, after a read
+    assert stats.window(3)["totals"]["requests"] == 2
+    clock.t = 60.0
+    stats.observe(record())
+    assert [p["requests"] for p in stats.window(3)["series"]] == [0, 2, 1]
+    clock.t = 180.0  # minute 0 has left the 3-minute window (minutes 1-3)
+    assert stats.window(3)["totals"]["requests"] == 1
+    assert stats.window(5)["totals"]["requests"] == 3
