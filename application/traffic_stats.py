@@ -1,7 +1,7 @@
 """Traffic statistics for the dashboard: a bounded per-minute ring of finished requests.
 
 `TrafficStats` is a `RequestObserver`: `observe` folds one `RequestRecord` into the current
-minute's bucket in constant time (counters and a fixed log-scale latency histogram, so p50/p95
+minute's bucket in constant time (counters and a sparse log-scale latency histogram, so p50/p95
 merge across minutes without keeping samples). The ring holds at most `minutes` buckets (a day
 by default) per process; `window(n)` sums the last `n` minutes into totals and a per-minute
 series. Numbers are per instance: several gateway processes each count their own traffic.
@@ -19,7 +19,8 @@ from domain.ports import Clock
 from domain.telemetry import RequestRecord
 
 # Latency histogram: bin i holds values in [BASE * GROWTH**(i-1), BASE * GROWTH**i) milliseconds;
-# bin 0 holds everything under BASE. 96 bins of 15% reach past 10 minutes.
+# bin 0 holds everything under BASE; the last bin everything above. 96 bins of 15% reach past
+# 10 minutes. Histograms are sparse (only the bins that were hit), so merging minutes is cheap.
 BASE_MS = 0.5
 GROWTH = 1.15
 BINS = 96
@@ -36,15 +37,16 @@ def _bin_upper(index: int) -> float:
     return BASE_MS * GROWTH ** index
 
 
-def percentile(histogram: list[int], q: float) -> float | None:
-    """The upper edge of the bin holding the q-quantile (at most 15% above the true value)."""
-    total = sum(histogram)
+def percentile(histogram: dict[int, int], q: float) -> float | None:
+    """The upper edge of the bin holding the q-quantile (at most 15% above the true value).
+    `histogram` is sparse: bin index -> count, only bins that were hit."""
+    total = sum(histogram.values())
     if total == 0:
         return None
     rank = max(1, math.ceil(q * total))
     seen = 0
-    for index, count in enumerate(histogram):
-        seen += count
+    for index in sorted(histogram):
+        seen += histogram[index]
         if seen >= rank:
             return round(_bin_upper(index), 2)
     return round(_bin_upper(BINS - 1), 2)
@@ -73,8 +75,8 @@ class Bucket:
     output_tokens: int = 0
     cost_usd: Decimal = Decimal(0)
     best_cost_usd: Decimal = Decimal(0)
-    latency: list[int] = field(default_factory=lambda: [0] * BINS)
-    overhead: list[int] = field(default_factory=lambda: [0] * BINS)
+    latency: Counter[int] = field(default_factory=Counter)  # sparse histograms: bin -> count
+    overhead: Counter[int] = field(default_factory=Counter)
     models: Counter[str] = field(default_factory=Counter)
     sources: Counter[str] = field(default_factory=Counter)
     cache_tiers: Counter[str] = field(default_factory=Counter)
@@ -111,8 +113,8 @@ class Bucket:
         self.output_tokens += other.output_tokens
         self.cost_usd += other.cost_usd
         self.best_cost_usd += other.best_cost_usd
-        self.latency = [a + b for a, b in zip(self.latency, other.latency, strict=True)]
-        self.overhead = [a + b for a, b in zip(self.overhead, other.overhead, strict=True)]
+        self.latency.update(other.latency)
+        self.overhead.update(other.overhead)
         self.models.update(other.models)
         self.sources.update(other.sources)
         self.cache_tiers.update(other.cache_tiers)
