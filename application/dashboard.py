@@ -13,6 +13,7 @@ from application.settings import Settings
 from application.traffic_stats import TrafficStats
 from domain.breaker import BreakerPolicy
 from domain.catalog import Catalog
+from domain.errors import NotFound
 from domain.ports import BreakerStore, Clock, KeyedCache
 
 HOUR = 60
@@ -90,6 +91,14 @@ class DashboardReads:
         return {"caches": [response, routing], "tiers_1h": tiers,
                 "hit_rates_1h": {tier: round(count / total, 4) for tier, count in tiers.items() if tier != "none"}
                 if total else {}}
+
+
+    async def clear_cache(self, name: str) -> int:
+        """Empty the `response` or `routing` cache; returns the entries removed."""
+        cache = {"response": self.response_cache, "routing": self.route_cache}.get(name)
+        if name not in ("response", "routing"):
+            raise NotFound(f"no cache named {name!r}: response or routing")
+        return await cache.clear() if cache is not None else 0
 
 
 def _worst(breakers: list[dict[str, Any]]) -> str:

@@ -6,6 +6,7 @@ Guarded like every `/admin` route (`auth.admin_token`, see `entrypoints.http.acc
   `minutes` (1 up to `dashboard.history_minutes`) of this instance's traffic.
 - `GET /admin/stats/providers`: each provider's state, breakers, last hour's traffic, catalog.
 - `GET /admin/stats/caches`: response and routing cache entries and the last hour's hit rates.
+- `POST /admin/caches/{response|routing}/clear`: empty a cache; `{"cache", "removed"}`.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ def register(router: Router) -> None:
     router.add_get("/admin/stats/traffic", traffic)
     router.add_get("/admin/stats/providers", providers)
     router.add_get("/admin/stats/caches", caches)
+    router.add_post("/admin/caches/{name}/clear", clear_cache)
 
 
 def window_minutes(request: Request, limit: int) -> int:
@@ -44,3 +46,7 @@ async def providers(reads: DashboardReads) -> Response:
 
 async def caches(reads: DashboardReads) -> Response:
     return json_response(await reads.caches())
+
+
+async def clear_cache(name: str, reads: DashboardReads) -> Response:
+    return json_response({"cache": name, "removed": await reads.clear_cache(name)})

@@ -104,7 +104,23 @@ class Dashboard:
         session = self.sessions.read(request)
         if session is None:
             return redirect("/ui/login")
-        return page("Cache", cache_body(await reads.caches()), active="/ui/cache", csrf=session.csrf)
+        return page("Cache", cache_body(await reads.caches(), session.csrf), active="/ui/cache", csrf=session.csrf)
+
+    async def clear_cache(self, request: Request, reads: DashboardReads) -> Response:
+        checked = await self.checked_form(request)
+        if isinstance(checked, Response):
+            return checked
+        session, form = checked
+        name = _field(form, "cache")
+        try:
+            removed = await reads.clear_cache(name)
+            notice = flash(f"Cleared the {name} cache: {removed} entries removed.")
+        except ProxyError as exc:
+            notice = flash(str(exc), "error")
+        except Exception as exc:  # e.g. Redis unreachable: say so, the page still renders
+            notice = flash(f"Could not clear the {name} cache: {type(exc).__name__}", "error")
+        return page("Cache", notice + cache_body(await reads.caches(), session.csrf), active="/ui/cache",
+                    csrf=session.csrf)
 
     async def playground(self, request: Request, reads: DashboardReads, settings: Settings) -> Response:
         session = self.sessions.read(request)
@@ -180,6 +196,7 @@ def register(router: Router, settings: Settings) -> None:
     router.add_post("/ui/logout", handler(ui.logout))
     router.add_get("/ui/providers", handler(ui.providers))
     router.add_get("/ui/cache", handler(ui.cache))
+    router.add_post("/ui/cache/clear", handler(ui.clear_cache))
     router.add_get("/ui/playground", handler(ui.playground))
     router.add_get("/ui/data/traffic", handler(ui.traffic_data))
     router.add_post("/ui/data/select-model", handler(ui.select_model))

@@ -7,7 +7,7 @@ from decimal import Decimal
 from typing import Any
 
 from application.dashboard import DAY
-from entrypoints.http.ui.html import ACTIVE, card, data_block, esc, table
+from entrypoints.http.ui.html import ACTIVE, card, csrf_field, data_block, esc, table
 
 CHARTS = [("requests", "Requests / min"), ("errors", "Errors / min"), ("latency_p95_ms", "p95 latency (ms)"),
           ("overhead_p95_ms", "p95 overhead (ms)"), ("tokens", "Tokens / min"), ("cost_usd", "Cost / min ($)")]
@@ -90,12 +90,16 @@ def providers_body(data: dict[str, Any]) -> str:
                     "catalog"))
 
 
-def cache_body(data: dict[str, Any]) -> str:
-    rows = [(c["name"], "on" if c["enabled"] else "off", c["entries"], c.get("store", "—"),
-             "—" if c.get("hit_rate_1h") is None else f"{c['hit_rate_1h']:.0%}") for c in data["caches"]]
+def cache_body(data: dict[str, Any], csrf: str) -> str:
+    rows = [(esc(c["name"]), "on" if c["enabled"] else "off", esc(c["entries"]), esc(c.get("store", "—")),
+             "—" if c.get("hit_rate_1h") is None else f"{c['hit_rate_1h']:.0%}",
+             f'<form method="post" action="/ui/cache/clear" class="inline">{csrf_field(csrf)}'
+             f'<input type="hidden" name="cache" value="{esc(c["name"])}"><button type="submit" class="danger" '
+             f'id="clear-{esc(c["name"])}" data-confirm="Clear the {esc(c["name"])} cache?">Clear</button></form>')
+            for c in data["caches"]]
     tiers = [(tier, count, f"{data['hit_rates_1h'].get(tier, 0):.0%}" if tier != "none" else "—")
              for tier, count in data["tiers_1h"].items()]
-    return (table(["cache", "enabled", "entries", "store", "hit rate 1h"], rows, "caches")
+    return (table(["cache", "enabled", "entries", "store", "hit rate 1h", ""], rows, "caches", raw=True)
             + "<h2>Cache outcomes, last hour</h2>"
             + (table(["tier", "requests", "share"], tiers, "cache-tiers") if tiers
                else '<p class="hint">No requests yet.</p>'))
