@@ -13,7 +13,7 @@ from blacksheep.contents import FormContent
 from blacksheep.testing import TestClient
 
 from adapters.config import settings_from_dict
-from entrypoints.http.ui.session import UiSessions
+from entrypoints.http.ui.session import LoginThrottle, UiSessions
 from tests.http.conftest import gateway
 
 __all__ = ["gateway"]
@@ -131,6 +131,28 @@ async def test_admin_stats_endpoints(gateway: Callable[..., Any]) -> None:
     assert providers["providers"][0]["models"][0]["input_per_mtok"] == 1.0
     caches = await (await client.get("/admin/stats/caches", headers=admin)).json()
     assert [c["name"] for c in caches["caches"]] == ["response", "routing"]
+
+
+async def test_wrong_tokens_are_throttled(gateway: Callable[..., Any]) -> None:
+    client = await gateway(config(admin_token=TOKEN), never_called)
+
+    async def attempt(token: str) -> int:
+        response = await client.post("/ui/login", content=FormContent({"csrf": "n", "token": token}),
+                                     headers={"cookie": "ap_login=n"})
+        return response.status
+
+    assert [await attempt("wrong") for _ in range(5)] == [303] * 5
+    assert await attempt(TOKEN) == 429  # even the right token waits out the window
+
+
+def test_the_throttle_window_passes() -> None:
+    now = [0.0]
+    throttle = LoginThrottle(max_failures=2, window_s=60, now=lambda: now[0])
+    throttle.failed("a")
+    throttle.failed("a")
+    assert throttle.blocked("a") and not throttle.blocked("b")
+    now[0] = 61.0
+    assert not throttle.blocked("a")
 
 
 def test_sessions_expire_and_bind_csrf_to_the_session() -> None:

@@ -26,6 +26,7 @@ from entrypoints.http.ui.html import card, csrf_field, flash, handler, json_erro
 from entrypoints.http.ui.session import (
     LOGIN_COOKIE,
     SESSION_COOKIE,
+    LoginThrottle,
     Session,
     UiSessions,
     cookie,
@@ -39,8 +40,9 @@ STATIC = {name: (resources.files("entrypoints.http.ui") / "static" / name).read_
 
 
 class Dashboard:
-    def __init__(self, sessions: UiSessions) -> None:
+    def __init__(self, sessions: UiSessions, throttle: LoginThrottle | None = None) -> None:
         self.sessions = sessions
+        self.throttle = throttle or LoginThrottle()
 
     # --- sessions -----------------------------------------------------------------------
     async def login_form(self, request: Request) -> Response:
@@ -63,8 +65,13 @@ class Dashboard:
         presented_nonce, token = _field(form, "csrf"), _field(form, "token")
         if not nonce or presented_nonce != nonce or not same_origin(request):
             return json_error(403, "login form expired or sent from another site; reload /ui/login")
+        client = request.client_ip or ""
+        if self.throttle.blocked(client):
+            return json_error(429, "too many wrong admin tokens from this address; try again in a minute")
         if not self.sessions.token_matches(token):
+            self.throttle.failed(client)
             return redirect("/ui/login?error=1")
+        self.throttle.succeeded(client)
         value, session = self.sessions.issue()
         ttl = session.expires - int(time.time())
         return redirect("/ui", [cookie(request, SESSION_COOKIE, value, ttl), cookie(request, LOGIN_COOKIE, "", 0)])

@@ -83,6 +83,39 @@ class UiSessions:
         return same_origin(request) and hmac.compare_digest(presented.encode(), session.csrf.encode())
 
 
+class LoginThrottle:
+    """Wrong admin tokens per client address: after `max_failures` within `window_s`, further
+    attempts from that address are refused until the window has passed (bounded, per process)."""
+
+    def __init__(self, max_failures: int = 5, window_s: float = 60.0, now: Callable[[], float] = time.monotonic,
+                 max_clients: int = 10_000) -> None:
+        self._max = max_failures
+        self._window_s = window_s
+        self._now = now
+        self._max_clients = max_clients
+        self._failures: dict[str, list[float]] = {}
+
+    def _recent(self, client: str) -> list[float]:
+        cutoff = self._now() - self._window_s
+        recent = [t for t in self._failures.get(client, []) if t > cutoff]
+        if recent:
+            self._failures[client] = recent
+        else:
+            self._failures.pop(client, None)
+        return recent
+
+    def blocked(self, client: str) -> bool:
+        return len(self._recent(client)) >= self._max
+
+    def failed(self, client: str) -> None:
+        if client not in self._failures and len(self._failures) >= self._max_clients:
+            self._failures.pop(next(iter(self._failures)))
+        self._failures.setdefault(client, []).append(self._now())
+
+    def succeeded(self, client: str) -> None:
+        self._failures.pop(client, None)
+
+
 def same_origin(request: Request) -> bool:
     """No cross-site POST: `Sec-Fetch-Site` (sent by current browsers) must say same-origin; without
     it, an `Origin` header, when present, must name this host."""
