@@ -103,7 +103,18 @@ async def test_state_changes_need_the_csrf_token(gateway: Callable[..., Any], tm
     assert cross.status == 403
     created = await client.post("/ui/keys", content=FormContent({"name": "k", "csrf": csrf, "form_id": "f1"}),
                                 headers={"cookie": cookie})
-    assert created.status == 201 and 'id="new-key"' in await created.text()
+    created_page = await created.text()
+    assert created.status == 201 and 'id="new-key"' in created_page
+    key_id = re.search(r'href="/ui/keys/(\d+)"', created_page).group(1)  # type: ignore[union-attr]
+    edited = await client.post(f"/ui/keys/{key_id}/edit", headers={"cookie": cookie}, content=FormContent({
+        "csrf": csrf, "rate_limit_rpm": "30", "budget_limit": "7.5", "budget_period": "monthly"}))
+    edited_page = await edited.text()
+    assert edited.status == 200 and "Limits saved." in edited_page
+    assert 'name="rate_limit_rpm" inputmode="numeric" value="30"' in edited_page
+    assert '<option value="monthly" selected>' in edited_page
+    bad_edit = await client.post(f"/ui/keys/{key_id}/edit", headers={"cookie": cookie},
+                                 content=FormContent({"csrf": csrf, "rate_limit_rpm": "-3"}))
+    assert bad_edit.status == 400 and "rate_limit_rpm" in await bad_edit.text()
     invalid = await client.post("/ui/keys", content=FormContent({"name": "k2", "csrf": csrf, "form_id": "f2",
                                                                   "budget_period": "hourly"}),
                                 headers={"cookie": cookie})
