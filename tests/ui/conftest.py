@@ -48,8 +48,10 @@ def dashboard_config(upstream_url: str, dead_url: str) -> dict[str, Any]:
     }
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
+    """Module-scoped on purpose: while Playwright's sync API is open it keeps an event loop
+    running in this thread, and every async test after it would fail to start its own."""
     if not Path(CHROMIUM).exists():
         message = f"no Chromium at {CHROMIUM}: apt-get install -y chromium chromium-driver"
         if REQUIRE:
