@@ -9,6 +9,7 @@ from typing import Any
 
 import httpx2
 import pytest
+from blacksheep import Content
 from blacksheep.contents import FormContent
 from blacksheep.testing import TestClient
 
@@ -125,6 +126,15 @@ async def test_state_changes_need_the_csrf_token(gateway: Callable[..., Any], tm
     playground = await client.post("/ui/data/select-model", headers={"cookie": cookie},
                                    content=FormContent({"prompt": "x"}))
     assert playground.status == 403
+    for body, message in ((b"not json", "not valid JSON"), (b'{"prompt": "hi", "cost_bias": 2}', "cost_bias"),
+                          (b'{"prompt": " ", "cost_bias": 0.5}', "prompt")):
+        answer = await client.post("/ui/data/select-model", content=Content(b"application/json", body),
+                                   headers={"cookie": cookie, "x-csrf-token": csrf})
+        assert answer.status == 400 and message in (await answer.json())["error"]["message"]
+    chosen = await client.post("/ui/data/select-model", content=Content(b"application/json",
+                                                                         b'{"prompt": "hi", "cost_bias": 0}'),
+                               headers={"cookie": cookie, "x-csrf-token": csrf})
+    assert (await chosen.json())["model"] == "m"
     logout = await client.post("/ui/logout", content=FormContent({"csrf": csrf}), headers={"cookie": cookie})
     assert logout.status == 303 and any(v.startswith(b"ap_session=;") for v in logout.headers.get(b"set-cookie"))
 

@@ -20,7 +20,7 @@ from application.model_selection import ModelQuery, ModelSelectionService, decis
 from application.settings import Settings
 from domain.errors import InvalidRequest, ProxyError
 from entrypoints.http.errors import STATUS, describe
-from entrypoints.http.io import json_response
+from entrypoints.http.io import json_response, read_json
 from entrypoints.http.ui import keys_pages
 from entrypoints.http.ui.html import card, csrf_field, flash, handler, json_error, page, redirect, table
 from entrypoints.http.ui.session import (
@@ -165,7 +165,7 @@ class Dashboard:
         if not self.sessions.csrf_ok(request, session, None):
             return json_error(403, "missing or wrong CSRF token")
         try:
-            body = await request.json()
+            body = await read_json(request, 64 * 1024)
             prompt, bias = body.get("prompt"), body.get("cost_bias")
             if not isinstance(prompt, str) or not prompt.strip():
                 raise InvalidRequest("prompt must be a non-empty string", param="prompt")
@@ -176,8 +176,6 @@ class Dashboard:
         except ProxyError as exc:
             kind, message, _, _ = describe(exc)
             return json_error(STATUS[kind], message)
-        except (ValueError, AttributeError):
-            return json_error(400, "body must be a JSON object with prompt and cost_bias")
         return secured(json_response(decision_body(routed)))
 
     async def static(self, name: str) -> Response:
