@@ -25,6 +25,8 @@ BASE_MS = 0.5
 GROWTH = 1.15
 BINS = 96
 _LOG_GROWTH = math.log(GROWTH)
+# A record carrying this note has no upstream timing (the interim feed): no overhead sample.
+NO_UPSTREAM_TIMING = "no_upstream_timing"
 
 
 def _bin(ms: float) -> int:
@@ -94,7 +96,8 @@ class Bucket:
             # Without a best-candidate price the request saved nothing: count it at its own cost.
             self.best_cost_usd += record.best_cost_usd if record.best_cost_usd is not None else record.cost_usd
         self.latency[_bin(record.total_ms)] += 1
-        self.overhead[_bin(record.overhead_ms)] += 1
+        if NO_UPSTREAM_TIMING not in record.notes:
+            self.overhead[_bin(record.overhead_ms)] += 1
         if record.model:
             self.models[f"{record.provider}:{record.model}" if record.provider else record.model] += 1
         self.sources[record.selection_source or "none"] += 1
