@@ -101,14 +101,20 @@ def test_sdk_traffic_appears_on_the_overview(open_page, dashboard_url: str) -> N
     page.goto(f"{dashboard_url}/ui")
     before = int(page.text_content("#stat-requests") or "0")
     client = sdk(dashboard_url, key)
-    for i in range(4):
+    prompts = ["hello", "Prove that the square root of 2 is irrational, step by step.", "thanks!",
+               "Design a lock-free multi-producer queue in C++ and argue its linearizability."]
+    for i, prompt in enumerate(prompts):
         client.chat.completions.create(model="cheap:gpt-4o-mini" if i % 2 else "premium:gpt-4o",
-                                       messages=[{"role": "user", "content": f"hello {i}"}])
+                                       messages=[{"role": "user", "content": prompt}])
+        client.chat.completions.create(model="auto", messages=[{"role": "user", "content": prompt}])
     # The overview refreshes itself every 2 s; no reload.
-    expect(page.locator("#stat-requests")).to_have_text(str(before + 4), timeout=10_000)
+    expect(page.locator("#stat-requests")).to_have_text(str(before + 8), timeout=10_000)
     models = page.text_content("#share-models")
     assert "cheap:gpt-4o-mini" in models and "premium:gpt-4o" in models
-    assert "manual" in page.text_content("#share-sources")
+    sources = page.text_content("#share-sources")
+    assert "manual" in sources and "router" in sources
+    assert page.locator("#bars-share-models .bar-row").count() >= 2
+    assert page.text_content("#stat-cost") != "$0.0000"
     assert page.locator("svg.spark[data-metric=requests] polyline").count() == 1
     screenshot(page, "overview-desktop")
     phone = open_page(PHONE)

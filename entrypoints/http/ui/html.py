@@ -45,8 +45,9 @@ def table(headers: Sequence[str], rows: Iterable[Sequence[Any]], table_id: str =
     return f'<div class="scroll"><table{ident}><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>'
 
 
-def card(label: str, value: Any, card_id: str, hint: str = "") -> str:
-    extra = f'<div class="hint">{esc(hint)}</div>' if hint else ""
+def card(label: str, value: Any, card_id: str, hint: str = "", hint_id: str = "") -> str:
+    ident = f' id="{esc(hint_id)}"' if hint_id else ""
+    extra = f'<div class="hint"{ident}>{esc(hint)}</div>' if hint else ""
     return (f'<div class="card"><div class="label">{esc(label)}</div>'
             f'<div class="value" id="{esc(card_id)}">{esc(value)}</div>{extra}</div>')
 

@@ -31,7 +31,7 @@ def shares(counts: dict[str, int], label: str, table_id: str) -> str:
         f'<div class="bar-row"><span>{esc(name)}</span><svg viewBox="0 0 100 8" preserveAspectRatio="none" '
         f'class="bar" aria-hidden="true"><rect width="{100 * count / total:.1f}" height="8"></rect></svg></div>'
         for name, count in counts.items()) if total else '<p class="hint">No requests yet.</p>'
-    return (f'<section class="share"><h2>{esc(label)}</h2>{bars}'
+    return (f'<section class="share"><h2>{esc(label)}</h2><div id="bars-{esc(table_id)}">{bars}</div>'
             + table([label, "requests", "share"], rows, table_id) + "</section>")
 
 
@@ -47,7 +47,7 @@ def overview_body(traffic: dict[str, Any], minutes: int) -> str:
         card("Overhead p50 / p95", f"{ms(t['overhead_p50_ms'])} / {ms(t['overhead_p95_ms'])}", "stat-overhead"),
         card("Tokens in / out", f"{t['input_tokens']:,} / {t['output_tokens']:,}", "stat-tokens"),
         card("Cost", money(t["cost_usd"]), "stat-cost"),
-        card("Saved by routing", money(t["saved_usd"]), "stat-saved", saved_hint),
+        card("Saved by routing", money(t["saved_usd"]), "stat-saved", saved_hint, "stat-saved-hint"),
     ])
     charts = "".join(f'<figure class="chart"><figcaption>{esc(label)}</figcaption>'
                      f'<svg class="spark" data-metric="{esc(metric)}" viewBox="0 0 300 80" '

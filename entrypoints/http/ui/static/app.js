@@ -37,11 +37,31 @@
 
   function setText(id, text) { const el = byId(id); if (el) el.textContent = text; }
 
+  function fillBars(box, counts, total) {
+    while (box.firstChild) box.removeChild(box.firstChild);
+    if (!total) {
+      const p = document.createElement("p"); p.className = "hint"; p.textContent = "No requests yet."; box.appendChild(p);
+      return;
+    }
+    for (const [name, count] of Object.entries(counts)) {
+      const row = document.createElement("div"); row.className = "bar-row";
+      const label = document.createElement("span"); label.textContent = name;
+      const svg = document.createElementNS(SVG, "svg");
+      svg.setAttribute("viewBox", "0 0 100 8"); svg.setAttribute("preserveAspectRatio", "none");
+      svg.setAttribute("class", "bar"); svg.setAttribute("aria-hidden", "true");
+      const rect = document.createElementNS(SVG, "rect");
+      rect.setAttribute("width", ((100 * count) / total).toFixed(1)); rect.setAttribute("height", "8");
+      svg.appendChild(rect); row.appendChild(label); row.appendChild(svg); box.appendChild(row);
+    }
+  }
+
   function fillShares(tableId, counts) {
     const table = byId(tableId);
     if (!table) return;
     const body = table.tBodies[0];
     const total = Object.values(counts).reduce((a, b) => a + b, 0);
+    const bars = byId("bars-" + tableId);
+    if (bars) fillBars(bars, counts, total);
     while (body.firstChild) body.removeChild(body.firstChild);
     for (const [name, count] of Object.entries(counts)) {
       const row = body.insertRow();
@@ -60,6 +80,8 @@
     setText("stat-tokens", t.input_tokens.toLocaleString("en") + " / " + t.output_tokens.toLocaleString("en"));
     setText("stat-cost", money(t.cost_usd));
     setText("stat-saved", money(t.saved_usd));
+    setText("stat-saved-hint", Math.round(100 * t.saved_share) + "% below the best candidate (" +
+      money(t.best_cost_usd) + ")");
     document.querySelectorAll("svg.spark").forEach((svg) => drawSpark(svg, data.series, svg.dataset.metric));
     fillShares("share-models", data.models);
     fillShares("share-sources", data.selection_sources);
