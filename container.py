@@ -6,9 +6,10 @@ Only this module (and the app factory it feeds) knows concrete adapters. Build o
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx2
 import redis.asyncio as redis_asyncio
@@ -17,7 +18,6 @@ from dependency_injector import containers, providers
 from adapters.memory.breaker_store import InMemoryBreakerStore
 from adapters.memory.keyed_cache import InMemoryResponseCache, InMemoryRouteCache
 from adapters.memory.rate_limiter import InMemoryRateLimiter
-from adapters.providers.embeddings import OpenAIEmbedder
 from adapters.providers.factory import SdkProviderFactory, shared_http_client
 from adapters.redis.breaker_store import RedisBreakerStore
 from adapters.redis.client import close_redis, redis_client, redis_probe
@@ -30,7 +30,6 @@ from adapters.sql.engine import create_engine
 from adapters.sql.keys import SqlApiKeyStore
 from adapters.sql.lifecycle import metering_lifecycle, usage_writer
 from adapters.sql.usage import SqlUsageStore
-from adapters.stripe.payments import StripePaymentEvents
 from adapters.system_clock import SystemClock
 from adapters.wire.cache_residue import residue as wire_residue
 from application.access import AccessGate, RateLimitedProviderFactory
@@ -53,6 +52,10 @@ from domain.breaker import BreakerPolicy
 from domain.catalog import Catalog
 from domain.ports import BreakerStore
 from domain.routing import Router
+
+if TYPE_CHECKING:
+    from adapters.providers.embeddings import OpenAIEmbedder
+    from adapters.stripe.payments import StripePaymentEvents
 
 
 def _store_kind(settings: Settings) -> str:
@@ -114,6 +117,8 @@ def _payments(settings: Settings) -> StripePaymentEvents | None:
     stripe = settings.stripe
     if not (stripe.secret_key or stripe.webhook_secret):
         return None
+    from adapters.stripe.payments import StripePaymentEvents  # the stripe SDK only when configured
+
     return StripePaymentEvents(stripe.secret_key, stripe.webhook_secret, stripe.api_base)
 
 
@@ -158,6 +163,8 @@ def _embedder(settings: Settings, http_client: httpx2.AsyncClient) -> OpenAIEmbe
     provider = settings.providers.get(name) if name else None
     if provider is None or not provider.active:
         return None
+    from adapters.providers.embeddings import OpenAIEmbedder
+
     return OpenAIEmbedder(name, base_url=provider.base_url or "https://api.openai.com/v1", api_key=provider.api_key,
                           model=settings.embeddings.model, timeout_s=min(provider.timeout_s, 10.0),
                           headers=provider.headers, http_client=http_client)
@@ -215,7 +222,10 @@ class Container(containers.DeclarativeContainer):
     # --- domain policies and application services -----------------------------------------
     base_request_config = providers.Singleton(base_config, settings)
     breaker_policy = providers.Singleton(_breaker_policy, settings.provided.fallback.breaker)
-    executor = providers.Singleton(Executor, breakers=breaker_store, breaker_policy=breaker_policy, clock=clock)
+    # Backoff waits between retries; tests override it to record waits instead of sleeping.
+    sleep: providers.Provider[Callable[[float], Awaitable[None]]] = providers.Object(asyncio.sleep)
+    executor = providers.Singleton(Executor, breakers=breaker_store, breaker_policy=breaker_policy, clock=clock,
+                                   sleep=sleep)
     estimator = providers.Singleton(load_estimator)
     router = providers.Singleton(Router, estimator=estimator)
     route_cache = providers.Selector(

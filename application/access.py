@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -21,26 +20,12 @@ from application.settings import ProviderSettings, RateLimitSettings, Settings
 from domain.chat import ChatRequest, ChatResponse, StreamEvent
 from domain.credits import preflight_allows
 from domain.errors import PaymentRequired, ProviderRateLimited, ProxyError, RateLimited, ServiceUnavailable
-from domain.keys import ApiKey
+from domain.keys import ANONYMOUS, ApiKey, Principal
 from domain.ports import ChatProvider, CreditLedger, RateLimiter
 from domain.ratelimit import RateDecision
 
 log = logging.getLogger(__name__)
 Now = Callable[[], datetime]
-
-
-@dataclass(frozen=True, slots=True)
-class Principal:
-    """Who a request runs as. Anonymous when API keys are off."""
-
-    key: ApiKey | None = None
-
-    @property
-    def organization_id(self) -> str | None:
-        return self.key.organization_id if self.key else None
-
-
-ANONYMOUS = Principal()
 
 
 async def acquire(limiter: RateLimiter, bucket: str, limit: int, fail_open: bool) -> RateDecision | None:

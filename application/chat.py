@@ -6,8 +6,8 @@ from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any, cast
 
-from application.access import Principal
 from application.execution import Attempts, Executor, open_stream
+from application.metering import RequestMeter
 from application.providers import ProviderRegistry
 from application.request_config import RequestConfig, base_config, resolve
 from application.response_cache import CachePlan, ResponseCaching
@@ -17,6 +17,7 @@ from domain.breaker import breaker_key
 from domain.chat import ChatRequest, ChatResponse, StreamEvent
 from domain.errors import UpstreamError
 from domain.fallback import FallbackPolicy, candidates
+from domain.keys import Principal
 from domain.ports import ChatProvider
 
 
@@ -30,6 +31,7 @@ class ChatCall:
     request_id: str = ""
     cache_control: str | None = None  # the request's Cache-Control header (no-cache / no-store)
     principal: Principal | None = None  # who asks: scopes response-cache sharing
+    meter: RequestMeter | None = None  # the request's usage ledger, when usage is recorded
 
 
 @dataclass(slots=True)

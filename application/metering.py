@@ -5,8 +5,7 @@ the handler's return, the end of a stream, an error, or a client that hangs up. 
 `finish` wins and builds the record; later calls are no-ops. Finished records go to a
 `UsageQueue` (O(1), non-blocking) that writes them in batches.
 
-`current_meter` lets code deep in a request (response writers) report what served the request
-without every route passing the meter along; it is a ContextVar, so it is per request.
+The meter travels with the request as `ChatCall.meter`; no ambient (ContextVar) state.
 """
 
 from __future__ import annotations
@@ -14,7 +13,6 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
-from contextvars import ContextVar
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -215,9 +213,6 @@ class RequestMeter:
         record = self._metering._record(self, status, status_code, error)
         self._metering._submit(record)
         return record
-
-
-current_meter: ContextVar[RequestMeter | None] = ContextVar("adaptive_proxy_meter", default=None)
 
 
 async def metered_events(events: AsyncIterator[StreamEvent], meter: RequestMeter,

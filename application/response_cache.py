@@ -26,7 +26,6 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from application.access import Principal
 from application.request_config import RequestConfig
 from application.selection import Selection, Target, allowed_providers
 from application.settings import Family, Settings
@@ -44,6 +43,7 @@ from domain.cache_key import (
 )
 from domain.chat import ChatRequest, ChatResponse, StreamEnd, StreamEvent, TextDelta, collect_stream, response_events
 from domain.errors import ProxyError
+from domain.keys import Principal
 from domain.ports import Embedder, ResponseCache
 
 log = logging.getLogger(__name__)

@@ -9,6 +9,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from domain.chat import Family as WireFamily
+
 Family = Literal["chat_completions", "messages", "gemini"]
 FAMILIES: tuple[Family, ...] = ("chat_completions", "messages", "gemini")
 
@@ -29,7 +31,7 @@ class ModelSettings(Strict):
 
 
 class ProviderSettings(Strict):
-    kind: Literal["openai", "anthropic", "gemini"]
+    kind: WireFamily  # the wire format the provider speaks
     base_url: str = ""
     api_key: str = ""
     # A provider that needs no key (a local Ollama or vLLM) is enabled without one.

@@ -35,8 +35,9 @@ def candidates(targets: list[T], policy: FallbackPolicy, *, manual: bool, manual
 def backoff_delay(attempt: int, policy: FallbackPolicy, *, retry_after: float | None, jitter: float) -> float:
     """Seconds to wait before retry number `attempt` (1-based) of the same candidate.
 
-    Exponential with full jitter (`jitter` is a random number in [0, 1) supplied by the
-    caller); a provider's Retry-After is honoured as a floor.
+    Exponential with equal jitter: half the exponential ceiling is fixed, the other half scaled
+    by `jitter` (a random number in [0, 1) supplied by the caller), so the delay is in
+    [ceiling/2, ceiling). A provider's Retry-After is honoured as a floor.
     """
     ceiling = min(policy.max_backoff_s, policy.backoff_s * float(2 ** (attempt - 1)))
     delay = ceiling * (0.5 + jitter / 2)

@@ -103,3 +103,18 @@ class ApiKey:
         if self.budget_limit is None:
             return False
         return self.budget_spent(now) + pending >= self.budget_limit
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Who a request runs as. Anonymous when API keys are off. Lives here, not
+    with the access gate, so chat and cache code can name it without importing the gate."""
+
+    key: ApiKey | None = None
+
+    @property
+    def organization_id(self) -> str | None:
+        return self.key.organization_id if self.key else None
+
+
+ANONYMOUS = Principal()

@@ -1,7 +1,9 @@
 """Every port the core needs, in one place: read this module as the table of contents.
 
-Ports are async and speak domain types only. Each has an in-memory adapter that is a real
-implementation (the embedded default) and a contract test suite shared by all its adapters.
+Ports speak domain types only. The storage ports (breaker store, keys, usage, credits, rate
+limiter, keyed cache, embedder) have an in-memory adapter in `adapters/memory/` that is a real
+implementation (the embedded default) beside their Redis/SQL ones. ChatProvider, Clock,
+ModelRouter and PaymentEvents have no in-memory twin: tests use fakes or the fake upstream.
 """
 
 from __future__ import annotations

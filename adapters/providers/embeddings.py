@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import httpx2
-import openai
 
 from adapters.providers.direct import DirectSender, sdk_headers
 from domain.errors import UpstreamError
@@ -21,6 +20,8 @@ class OpenAIEmbedder:
         self.name = name
         self.model = model
         self._http = http_client or httpx2.AsyncClient()
+        import openai  # imported when an embedder is built: start-up does not pay for the SDK
+
         sdk = openai.AsyncOpenAI(api_key=api_key or "not-needed", base_url=base_url, max_retries=0,
                                  default_headers=headers or None, http_client=self._http)
         self._send = DirectSender(self._http, str(sdk.base_url), sdk_headers(sdk, keyless=not api_key),

@@ -14,6 +14,7 @@ from typing import Any
 
 import orjson
 
+from adapters.wire.parsing import integer, invalid, number
 from adapters.wire.reasoning import effort_for_budget, effort_from_level
 from domain.chat import (
     ChatRequest,
@@ -29,11 +30,13 @@ from domain.chat import (
 )
 from domain.errors import InvalidRequest
 
+_CODE = "invalid_request_error"
+
 log = logging.getLogger(__name__)
 
 
 def _invalid(message: str, param: str) -> InvalidRequest:
-    return InvalidRequest(message, param=param, code="invalid_request_error")
+    return invalid(message, param, _CODE)
 
 
 # --- inbound -------------------------------------------------------------------------------
@@ -165,21 +168,11 @@ def _tool_choice(raw: Any) -> ToolChoice | None:
 
 
 def _number(body: dict[str, Any], key: str, high: float) -> float | None:
-    value = body.get(key)
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= high:
-        raise _invalid(f"{key}: must be a number between 0 and {high:g}", key)
-    return float(value)
+    return number(body.get(key), f"{key}:", key, _CODE, 0, high)
 
 
 def _positive_int(body: dict[str, Any], key: str) -> int | None:
-    value = body.get(key)
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise _invalid(f"{key}: must be a positive integer", key)
-    return value
+    return integer(body.get(key), f"{key}:", key, _CODE)
 
 
 def parse_request(body: dict[str, Any], *, require_max_tokens: bool = False) -> ChatRequest:

@@ -16,6 +16,7 @@ from typing import Any
 import orjson
 
 from adapters.wire.json_schema import from_gemini
+from adapters.wire.parsing import integer, invalid, number
 from adapters.wire.reasoning import effort_for_budget, effort_from_level
 from domain.chat import (
     ChatRequest,
@@ -31,6 +32,8 @@ from domain.chat import (
 )
 from domain.errors import InvalidRequest
 
+_CODE = "INVALID_ARGUMENT"
+
 log = logging.getLogger(__name__)
 
 
@@ -45,7 +48,7 @@ def get(obj: Any, camel: str, snake: str | None = None) -> Any:
 
 
 def _invalid(message: str, param: str) -> InvalidRequest:
-    return InvalidRequest(message, param=param, code="INVALID_ARGUMENT")
+    return invalid(message, param, _CODE)
 
 
 # --- inbound -------------------------------------------------------------------------------
@@ -179,22 +182,13 @@ def _response_format(config: dict[str, Any]) -> ResponseFormat | None:
 
 
 def _number(config: dict[str, Any], camel: str, snake: str, high: float) -> float | None:
-    value = get(config, camel, snake)
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= high:
-        raise _invalid(f"generationConfig.{camel} must be a number between 0 and {high:g}",
-                       f"generationConfig.{camel}")
-    return float(value)
+    name = f"generationConfig.{camel}"
+    return number(get(config, camel, snake), name, name, _CODE, 0, high)
 
 
 def _int(config: dict[str, Any], camel: str, snake: str) -> int | None:
-    value = get(config, camel, snake)
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise _invalid(f"generationConfig.{camel} must be a non-negative integer", f"generationConfig.{camel}")
-    return value
+    name = f"generationConfig.{camel}"
+    return integer(get(config, camel, snake), name, name, _CODE, minimum=0)
 
 
 def parse_request(body: dict[str, Any], model: str, *, stream: bool) -> ChatRequest:

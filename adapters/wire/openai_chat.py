@@ -11,6 +11,7 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
+from adapters.wire.parsing import integer, invalid, number
 from domain.chat import (
     ChatRequest,
     ImagePart,
@@ -25,6 +26,8 @@ from domain.chat import (
 )
 from domain.errors import InvalidRequest
 
+_CODE = "invalid_value"
+
 log = logging.getLogger(__name__)
 
 # Body fields that configure the gateway itself and are never sent upstream.
@@ -34,7 +37,7 @@ _EFFORTS = frozenset({"minimal", "low", "medium", "high"})
 
 
 def _invalid(message: str, param: str) -> InvalidRequest:
-    return InvalidRequest(message, param=param, code="invalid_value")
+    return invalid(message, param, _CODE)
 
 
 def _content_parts(content: Any, param: str) -> list[Part]:
@@ -166,21 +169,11 @@ def _response_format(raw: Any) -> ResponseFormat | None:
 
 
 def _number(body: dict[str, Any], key: str, low: float, high: float) -> float | None:
-    value = body.get(key)
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int | float) or not low <= value <= high:
-        raise _invalid(f"{key} must be a number between {low:g} and {high:g}", key)
-    return float(value)
+    return number(body.get(key), key, key, _CODE, low, high)
 
 
 def _positive_int(body: dict[str, Any], key: str) -> int | None:
-    value = body.get(key)
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise _invalid(f"{key} must be a positive integer", key)
-    return value
+    return integer(body.get(key), key, key, _CODE)
 
 
 def parse_request(body: dict[str, Any]) -> ChatRequest:

@@ -6,8 +6,9 @@ API all off, the request path does not pass through here at all.
 
 - `/admin/*`: `Authorization: Bearer <auth.admin_token>`, compared in constant time.
 - `/v1*` (every API family): a `RequestMeter` opens as the request enters and closes exactly
-  once — here when the handler returns or raises, or at the end of a stream (see
-  `io.meter_outcome`). With `auth.api_keys` on, the `AccessGate` admits the request first.
+  once — here when the handler returns or raises, or at the end of a stream. The meter rides on
+  the request into `ChatCall.meter`; the chat handler reports the outcome to it
+  (`io.meter_outcome`). With `auth.api_keys` on, the `AccessGate` admits the request first.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import orjson
 from blacksheep import Request, Response
 
 from application.access import AccessGate
-from application.metering import Metering, RequestMeter, current_meter
+from application.metering import Metering, RequestMeter
 from application.settings import Settings
 from container import Container
 from domain.errors import AuthenticationFailed
@@ -95,7 +96,7 @@ def access_middleware(metering: Metering | None, gate: Callable[[], AccessGate] 
         meter = None
         if metering is not None:
             meter = metering.start(path, getattr(request, "request_id", ""), request_metadata(request))
-        token = current_meter.set(meter)
+        request.meter = meter  # type: ignore[attr-defined]  # read into ChatCall.meter by the chat handler
         try:
             if gate is not None:
                 principal = await gate().admit(presented_key(request), meter.identify if meter else None)
@@ -109,8 +110,6 @@ def access_middleware(metering: Metering | None, gate: Callable[[], AccessGate] 
             if meter is not None:
                 meter.finish(*_error_status(exc))
             raise
-        finally:
-            current_meter.reset(token)
         if meter is not None:
             _close(meter, response)
         return response
@@ -119,9 +118,6 @@ def access_middleware(metering: Metering | None, gate: Callable[[], AccessGate] 
 
 
 def _close(meter: RequestMeter, response: Response) -> None:
-    tier = response.get_first_header(b"x-adaptive-cache")
-    if tier:
-        meter.cache_tier = tier.decode("latin-1")
     if not meter.streaming:  # a stream closes its meter itself, when it ends
         meter.finish(response.status)
 

@@ -4,16 +4,16 @@ exceptions. Mapped once here; handlers only raise."""
 from __future__ import annotations
 
 import logging
-from typing import Any, Literal
+from typing import Any
 
 import orjson
 from blacksheep import Content, Request, Response
 
+from domain.chat import Family
 from domain.errors import ErrorKind, ProxyError, RateLimited, UpstreamError
 
 log = logging.getLogger(__name__)
 
-ApiFamily = Literal["openai", "anthropic", "gemini"]
 
 STATUS: dict[ErrorKind, int] = {
     "invalid_request": 400,
@@ -63,7 +63,7 @@ _GOOGLE_STATUS: dict[ErrorKind, str] = {
 }
 
 
-def family_for_path(path: str) -> ApiFamily:
+def family_for_path(path: str) -> Family:
     if path.startswith("/v1/messages"):
         return "anthropic"
     if path.startswith(("/v1beta", "/v1alpha", "/v1/generate")) or (
@@ -72,7 +72,7 @@ def family_for_path(path: str) -> ApiFamily:
     return "openai"
 
 
-def error_body(family: ApiFamily, kind: ErrorKind, message: str, param: str | None = None,
+def error_body(family: Family, kind: ErrorKind, message: str, param: str | None = None,
                code: str | None = None) -> dict[str, Any]:
     if family == "anthropic":
         return {"type": "error", "error": {"type": _ANTHROPIC_TYPE.get(kind, "api_error"), "message": message}}
@@ -100,7 +100,7 @@ def retry_after_header(exc: BaseException) -> float | None:
     return None
 
 
-def error_response(family: ApiFamily, exc: BaseException, request_id: str = "") -> Response:
+def error_response(family: Family, exc: BaseException, request_id: str = "") -> Response:
     kind, message, param, code = describe(exc)
     if kind == "internal":
         log.exception("internal error serving %s", request_id, exc_info=exc)
@@ -113,10 +113,6 @@ def error_response(family: ApiFamily, exc: BaseException, request_id: str = "") 
         headers.append((b"x-request-id", request_id.encode()))
     body = orjson.dumps(error_body(family, kind, message, param, code))
     return Response(status, headers, Content(b"application/json", body))
-
-
-async def handle_proxy_error(app: Any, request: Request, exc: Exception) -> Response:
-    return error_response(family_for_path(request.path), exc, request_id_of(request))
 
 
 def request_id_of(request: Request) -> str:

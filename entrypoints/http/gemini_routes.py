@@ -8,20 +8,18 @@ and `/v1/generate/stream` take the model from the body instead.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
-from blacksheep import Request, Response, StreamedContent
+from blacksheep import Request, Response
 from blacksheep.server.routing import Router
 
-from adapters.wire.gemini_request import get, parse_request
-from adapters.wire.gemini_response import encode_response
-from adapters.wire.gemini_stream import StreamEncoder
-from application.chat import ChatCall, ChatService, StreamOutcome
+from adapters.wire.gemini import CODEC
+from adapters.wire.gemini_request import get
+from application.chat import ChatCall, ChatService
 from domain.errors import InvalidRequest, NotFound
-from entrypoints.http.errors import describe, error_body, request_id_of
-from entrypoints.http.io import cache_inputs, json_response, read_json, served_headers, sse_response
-from entrypoints.http.token_count import count_input_tokens
+from entrypoints.http.chat_routes import handle_chat
+from entrypoints.http.errors import request_id_of
+from entrypoints.http.io import json_response, read_json
 
 _METHODS = ("generateContent", "streamGenerateContent", "countTokens")
 
@@ -66,47 +64,14 @@ def _body_model(body: dict[str, Any]) -> str:
 
 async def _generate(request: Request, chat: ChatService, body: dict[str, Any], model: str, *,
                     stream: bool) -> Response:
-    call = ChatCall(parse_request(body, model, stream=stream), "gemini", chat.resolve_config(body),
-                    request_id_of(request), **cache_inputs(request))
-    if not stream:
-        result = await chat.complete(call)
-        return json_response(encode_response(result.response), headers=served_headers(result))
-    outcome = await chat.stream(call)
-    encoder = StreamEncoder(sse="sse" in request.query.get("alt", ()) or request.path.endswith("/stream"))
-
-    def on_error(exc: BaseException) -> bytes:
-        kind, message, param, code = describe(exc)
-        return encoder.error(error_body("gemini", kind, message, param, code))
-
-    if encoder.sse:
-        return sse_response(outcome, encoder.encode, on_error)
-    return _json_array_response(outcome, encoder, on_error)
-
-
-def _json_array_response(outcome: StreamOutcome, encoder: StreamEncoder, on_error: Any) -> Response:
-    """Without `alt=sse` Gemini streams one JSON array, element by element."""
-
-    async def body() -> AsyncIterator[bytes]:
-        events = outcome.events
-        try:
-            async for event in events:
-                frame = encoder.encode(event)
-                if frame:
-                    yield frame
-        except Exception as exc:  # mid-stream: report in-band as the array's last element
-            yield on_error(exc)
-        finally:
-            aclose = getattr(events, "aclose", None)
-            if aclose is not None:
-                await aclose()
-
-    headers = [(b"cache-control", b"no-cache"), *served_headers(outcome)]
-    return Response(200, headers, StreamedContent(b"application/json", body))
+    # Without `alt=sse` Gemini streams one JSON array, element by element.
+    sse = "sse" in request.query.get("alt", ()) or request.path.endswith("/stream")
+    return await handle_chat(request, chat, CODEC, body, model=model, stream=stream, sse=sse)
 
 
 async def _count(request: Request, chat: ChatService, body: dict[str, Any], model: str) -> Response:
     inner = get(body, "generateContentRequest", "generate_content_request")
     generate_body = inner if isinstance(inner, dict) else body
-    call = ChatCall(parse_request(generate_body, model, stream=False), "gemini", chat.resolve_config(body),
-                    request_id_of(request))
-    return json_response({"totalTokens": await count_input_tokens(chat, call)})
+    call = ChatCall(CODEC.parse_request(generate_body, model=model, stream=False), CODEC.endpoint,
+                    chat.resolve_config(body), request_id_of(request))
+    return json_response({"totalTokens": await chat.count_tokens(call)})

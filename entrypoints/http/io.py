@@ -9,7 +9,7 @@ import orjson
 from blacksheep import Content, Request, Response, StreamedContent
 
 from application.chat import ChatOutcome, StreamOutcome
-from application.metering import RequestMeter, current_meter, metered_events
+from application.metering import RequestMeter, metered_events
 from domain.errors import InvalidRequest, PayloadTooLarge
 from entrypoints.http.errors import STATUS, describe
 
@@ -36,11 +36,7 @@ def json_response(payload: Any, status: int = 200, headers: list[tuple[bytes, by
 
 
 def served_headers(outcome: ChatOutcome | StreamOutcome) -> list[tuple[bytes, bytes]]:
-    """The x-adaptive-* headers. Every route calls this with its outcome, which is also where the
-    request's usage ledger learns what served it (and, for a stream, starts following it)."""
-    meter = current_meter.get()
-    if meter is not None:
-        meter_outcome(meter, outcome)
+    """The x-adaptive-* headers for an outcome."""
     headers = [
         (b"x-adaptive-provider", outcome.target.provider.encode()),
         (b"x-adaptive-model", outcome.target.model.encode()),
@@ -52,11 +48,12 @@ def served_headers(outcome: ChatOutcome | StreamOutcome) -> list[tuple[bytes, by
 
 
 def cache_inputs(request: Request) -> dict[str, Any]:
-    """What the response cache needs from the HTTP request: its Cache-Control header and the
-    principal the access gate admitted (for ChatCall's `cache_control` and `principal`)."""
+    """What ChatCall needs from the HTTP request besides the body: its Cache-Control header, the
+    principal the access gate admitted and the request's usage meter (both set by the access
+    middleware, entrypoints/http/access.py)."""
     header = request.get_first_header(b"cache-control")
     return {"cache_control": header.decode("latin-1") if header else None,
-            "principal": getattr(request, "principal", None)}
+            "principal": getattr(request, "principal", None), "meter": getattr(request, "meter", None)}
 
 
 def sse_response(
@@ -65,8 +62,19 @@ def sse_response(
     on_error: Callable[[BaseException], bytes],
     extra_headers: list[tuple[bytes, bytes]] | None = None,
 ) -> Response:
+    headers = [(b"x-accel-buffering", b"no"), *(extra_headers or [])]
+    return stream_response(outcome, encode, on_error, b"text/event-stream", headers)
+
+
+def stream_response(
+    outcome: StreamOutcome,
+    encode: Callable[[Any], bytes],
+    on_error: Callable[[BaseException], bytes],
+    content_type: bytes,
+    extra_headers: list[tuple[bytes, bytes]] | None = None,
+) -> Response:
     """Stream `outcome.events` through `encode`. A failure after the first byte cannot change the
-    status any more, so it ends the stream with the family's own error event."""
+    status any more, so it ends the stream with the family's own error frame."""
 
     async def body() -> AsyncIterator[bytes]:
         events = outcome.events
@@ -82,19 +90,16 @@ def sse_response(
             if aclose is not None:
                 await aclose()
 
-    headers = [(b"cache-control", b"no-cache"), (b"x-accel-buffering", b"no"), *served_headers(outcome),
-               *(extra_headers or [])]
-    return Response(200, headers, StreamedContent(b"text/event-stream", body))
+    headers = [(b"cache-control", b"no-cache"), *served_headers(outcome), *(extra_headers or [])]
+    return Response(200, headers, StreamedContent(content_type, body))
 
 
 def meter_outcome(meter: RequestMeter, outcome: ChatOutcome | StreamOutcome) -> None:
     """Report the outcome to the request's ledger; a stream's events are wrapped (once) so the
     ledger closes with the stream's own usage when it ends, fails or the client hangs up.
-    An outcome answered from a response cache may say so in a `cache_tier` attribute (or the
-    route may send an `x-adaptive-cache` header): such a request is recorded at no cost."""
-    tier = getattr(outcome, "cache_tier", None)
-    if isinstance(tier, str) and tier:
-        meter.cache_tier = tier
+    An outcome answered from a response cache says so in `cache_tier`: recorded at no cost."""
+    if outcome.cache_tier:
+        meter.cache_tier = outcome.cache_tier
     if isinstance(outcome, StreamOutcome):
         if not meter.streaming:
             meter.streaming = True

@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable
 
 from blacksheep import Request, Response
 
-from domain.errors import PayloadTooLarge, ProxyError
+from domain.errors import PayloadTooLarge
 from entrypoints.http.errors import error_response, family_for_path
 
 Handler = Callable[[Request], Awaitable[Response]]
@@ -23,8 +23,6 @@ def gateway_middleware(max_body_bytes: int) -> Callable[[Request, Handler], Awai
             if length is not None and length.isdigit() and int(length) > max_body_bytes:
                 raise PayloadTooLarge(f"request body exceeds {max_body_bytes} bytes")
             response = await handler(request)
-        except ProxyError as exc:
-            response = error_response(family_for_path(request.path), exc, request_id)
         except Exception as exc:  # the boundary: anything unexpected is a 500 in the caller's shape, logged
             response = error_response(family_for_path(request.path), exc, request_id)
         response.headers.add(b"x-request-id", request_id.encode())

@@ -5,11 +5,10 @@ from __future__ import annotations
 from blacksheep import Request, Response
 from blacksheep.server.routing import Router
 
-from adapters.wire.openai_chat import parse_request
-from adapters.wire.openai_response import StreamEncoder, encode_response
-from application.chat import ChatCall, ChatService
-from entrypoints.http.errors import describe, error_body
-from entrypoints.http.io import cache_inputs, json_response, read_json, served_headers, sse_response
+from adapters.wire.openai import CODEC
+from application.chat import ChatService
+from entrypoints.http.chat_routes import handle_chat
+from entrypoints.http.io import json_response, read_json
 
 
 def register(router: Router) -> None:
@@ -18,21 +17,7 @@ def register(router: Router) -> None:
 
 
 async def chat_completions(request: Request, chat: ChatService) -> Response:
-    body = await read_json(request, chat.max_body_bytes)
-    config = chat.resolve_config(body)
-    call = ChatCall(parse_request(body), "chat_completions", config, getattr(request, "request_id", ""),
-                    **cache_inputs(request))
-    if call.request.stream:
-        outcome = await chat.stream(call)
-        encoder = StreamEncoder(outcome.target.provider, call.request.include_usage)
-        return sse_response(outcome, encoder.encode, _stream_error)
-    result = await chat.complete(call)
-    return json_response(encode_response(result.response, result.target.provider), headers=served_headers(result))
-
-
-def _stream_error(exc: BaseException) -> bytes:
-    kind, message, param, code = describe(exc)
-    return StreamEncoder.error(error_body("openai", kind, message, param, code))
+    return await handle_chat(request, chat, CODEC, await read_json(request, chat.max_body_bytes))
 
 
 async def list_models(chat: ChatService) -> Response:

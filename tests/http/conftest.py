@@ -18,11 +18,21 @@ Upstream = Callable[[httpx2.Request], httpx2.Response]
 
 
 @pytest.fixture
-async def gateway() -> AsyncIterator[Callable[..., Any]]:
+def slept() -> list[float]:
+    """The backoff waits the gateway asked for; no test waits them out for real."""
+    return []
+
+
+@pytest.fixture
+async def gateway(slept: list[float]) -> AsyncIterator[Callable[..., Any]]:
     apps = []
+
+    async def no_wait(seconds: float) -> None:
+        slept.append(seconds)
 
     async def start(config: dict[str, Any], upstream: Upstream) -> TestClient:
         container = build_container(settings_from_dict(config))
+        container.sleep.override(providers.Object(no_wait))
         container.http_client.override(
             providers.Object(httpx2.AsyncClient(transport=httpx2.MockTransport(upstream))))
         app = create_app(container)

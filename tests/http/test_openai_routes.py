@@ -147,11 +147,14 @@ async def test_body_too_large_is_413(gateway) -> None:
     (httpx2.ReadTimeout("too slow"), 504, None),
     (httpx2.ConnectError("refused"), 502, None),
 ])
-async def test_upstream_failures_map_to_sdk_statuses(gateway, upstream_response, status, retry_after) -> None:
+async def test_upstream_failures_map_to_sdk_statuses(gateway, slept, upstream_response, status,
+                                                     retry_after) -> None:
     client = await gateway(CONFIG, Recorder(upstream_response))
     response = await client.post("/v1/chat/completions", content=chat())
     assert response.status == status
     assert response.headers.get_first(b"retry-after") == retry_after
+    if retry_after is not None:  # the provider's Retry-After is the floor of the retry wait
+        assert slept and min(slept) >= float(retry_after)
     body = await response.text()
     assert "sk-server-secret" not in body
     assert "<html>" not in body

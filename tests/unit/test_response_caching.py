@@ -11,7 +11,6 @@ import application.response_cache as response_cache_module
 from adapters.memory.breaker_store import InMemoryBreakerStore
 from adapters.memory.keyed_cache import InMemoryResponseCache
 from adapters.system_clock import SystemClock
-from application.access import Principal
 from application.chat import ChatCall, ChatService
 from application.execution import Executor
 from application.providers import ProviderRegistry
@@ -32,7 +31,7 @@ from domain.chat import (
     Usage,
 )
 from domain.errors import UpstreamError
-from domain.keys import ApiKey
+from domain.keys import ApiKey, Principal
 from entrypoints.fake_upstream.embeddings import embed
 
 MODEL = "up:m1"

@@ -1,0 +1,30 @@
+"""The Gemini generateContent codec. The model (and whether to stream) come from the URL."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from adapters.wire.codec import Codec, StreamEncoding
+from adapters.wire.gemini_request import parse_request
+from adapters.wire.gemini_response import encode_response
+from adapters.wire.gemini_stream import StreamEncoder
+from application.settings import Family as Endpoint
+from domain.chat import ChatRequest, ChatResponse, Family
+
+
+class GeminiCodec:
+    family: Family = "gemini"
+    endpoint: Endpoint = "gemini"
+
+    def parse_request(self, body: dict[str, Any], *, model: str | None = None,
+                      stream: bool | None = None) -> ChatRequest:
+        return parse_request(body, model or "", stream=bool(stream))
+
+    def encode_response(self, response: ChatResponse, provider: str) -> dict[str, Any]:
+        return encode_response(response)
+
+    def stream_encoder(self, request: ChatRequest, provider: str, *, sse: bool = True) -> StreamEncoding:
+        return StreamEncoder(sse=sse)
+
+
+CODEC: Codec = GeminiCodec()
