@@ -14,10 +14,10 @@ from blacksheep.contents import FormContent
 from adapters.memory.keyed_cache import InMemoryRouteCache
 from adapters.redis.keyed_cache import RedisResponseCache, RedisRouteCache
 from domain.route_cache import CachedRoute
-from tests.http.conftest import gateway
+from tests.http.conftest import gateway, slept
 from tests.ui.test_dashboard_http import TOKEN, config, logged_in, never_called
 
-__all__ = ["gateway"]
+__all__ = ["gateway", "slept"]
 
 ROUTE = CachedRoute("dear:large", ("cheap:small",), 0.5, "router", stored_at=1700000000.0)
 

@@ -15,9 +15,9 @@ from blacksheep.testing import TestClient
 
 from adapters.config import settings_from_dict
 from entrypoints.http.ui.session import LoginThrottle, UiSessions
-from tests.http.conftest import gateway
+from tests.http.conftest import gateway, slept
 
-__all__ = ["gateway"]
+__all__ = ["gateway", "slept"]
 
 TOKEN = "ui-admin-token"
 MODEL = {"input_per_mtok": 1.0, "output_per_mtok": 2.0}

@@ -17,7 +17,7 @@ from decimal import Decimal
 
 from blacksheep import Request, Response
 
-from application.metering import CACHE_MISSES, current_meter
+from application.metering import CACHE_MISSES, RequestMeter
 from application.traffic_stats import NO_UPSTREAM_TIMING, TrafficStats
 from domain.catalog import Catalog, ModelInfo
 from domain.chat import Usage
@@ -40,7 +40,7 @@ def traffic_feed(stats: TrafficStats, catalog: Catalog) -> Middleware:
 
     def observe(request: Request, started: float, status: int, response: Response | None,
                 error_kind: str | None) -> None:
-        meter = current_meter.get()
+        meter: RequestMeter | None = getattr(request, "meter", None)  # set by the access middleware
         usage = meter.usage if meter is not None and meter.usage is not None else Usage()
         provider = _header(response, b"x-adaptive-provider") if response is not None else None
         model = _header(response, b"x-adaptive-model") if response is not None else None
