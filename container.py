@@ -38,6 +38,7 @@ from adapters.wire.cache_residue import residue as wire_residue
 from application.access import AccessGate, RateLimitedProviderFactory
 from application.billing import BillingService
 from application.chat import ChatService
+from application.dashboard import DashboardReads
 from application.execution import Executor
 from application.health import HealthService, Section, breaker_section, status_section
 from application.keys import KeyCache, KeyService
@@ -49,6 +50,7 @@ from application.response_cache import ResponseCaching, config_namespace
 from application.routing import BuiltinRouter, Guard, RoutingService
 from application.selection import Selector, catalog_for
 from application.settings import BreakerSettings, Settings
+from application.traffic_stats import TrafficStats
 from domain.breaker import BreakerPolicy
 from domain.catalog import Catalog
 from domain.ports import BreakerStore, ResponseStore
@@ -291,6 +293,13 @@ class Container(containers.DeclarativeContainer):
                                     metering.rate_limiter),
         clock=clock,
     )
+    # The dashboard: a per-instance traffic ring (a RequestObserver) and the read model over it.
+    traffic_stats = providers.Singleton(TrafficStats, clock=clock,
+                                        minutes=settings.provided.dashboard.history_minutes)
+    dashboard_reads = providers.Factory(DashboardReads, settings=settings, traffic_stats=traffic_stats,
+                                        breakers=breaker_store, breaker_policy=breaker_policy,
+                                        catalog=metering.pricing, clock=clock, response_cache=cache.store,
+                                        route_cache=route_cache)
 
     lifecycle = providers.Resource(_lifecycle, http_client=http_client, registry=registry, redis=redis,
                                    router=router)

@@ -350,6 +350,16 @@ class EmbeddingsSettings(Strict):
     model: str = "text-embedding-3-small"
 
 
+class DashboardSettings(Strict):
+    """The admin dashboard under `/ui`. `enabled` unset: on exactly when `auth.admin_token` is set
+    (the token is what an operator logs in with)."""
+
+    enabled: bool | None = None
+    session_ttl_s: int = Field(12 * 3600, gt=0)
+    # Minutes of per-minute traffic buckets kept in memory per instance (default: one day).
+    history_minutes: int = Field(24 * 60, ge=60, le=7 * 24 * 60)
+
+
 class Settings(Strict):
     server: ServerSettings = Field(default_factory=ServerSettings)
     providers: dict[str, ProviderSettings] = Field(default_factory=dict)
@@ -366,6 +376,7 @@ class Settings(Strict):
     stripe: StripeSettings = Field(default_factory=StripeSettings)
     rate_limit: RateLimitSettings = Field(default_factory=RateLimitSettings)
     usage: UsageSettings = Field(default_factory=UsageSettings)
+    dashboard: DashboardSettings = Field(default_factory=DashboardSettings)
 
     @field_validator("providers")
     @classmethod
@@ -402,6 +413,18 @@ class Settings(Strict):
         if self.credits.enabled and not self.auth.api_keys:
             raise ValueError("credits.enabled needs auth.api_keys: credits are charged to a key's organization")
         return self
+
+    @model_validator(mode="after")
+    def _dashboard_needs_admin_token(self) -> Settings:
+        if self.dashboard.enabled and not self.auth.admin_token:
+            raise ValueError("dashboard.enabled needs auth.admin_token: operators log in with it")
+        return self
+
+    @property
+    def dashboard_enabled(self) -> bool:
+        if self.dashboard.enabled is not None:
+            return self.dashboard.enabled
+        return bool(self.auth.admin_token)
 
     @property
     def usage_recording(self) -> bool:

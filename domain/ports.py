@@ -203,6 +203,11 @@ class KeyedCache(Protocol[Entry]):
 
     async def size(self) -> int: ...
 
+    async def clear(self) -> int:
+        """Remove every entry and vector of this cache (the admin's "clear"); returns the number
+        of entries removed."""
+        ...
+
     def status(self) -> dict[str, object]: ...
 
 

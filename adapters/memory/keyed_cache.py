@@ -68,6 +68,12 @@ class InMemoryKeyedCache(Generic[E]):
     async def size(self) -> int:
         return len(self._entries)
 
+    async def clear(self) -> int:
+        removed = len(self._entries)
+        self._entries.clear()
+        self._buckets.clear()
+        return removed
+
     def status(self) -> dict[str, object]:
         return {"store": "memory", "entries": len(self._entries)}
 

@@ -213,6 +213,22 @@ class RedisKeyedCache(Generic[E]):
             self._degrade(exc)
             return 0
 
+    async def clear(self) -> int:
+        """Delete this namespace's entries, LRU index and vector buckets (SCAN + UNLINK in batches,
+        so a large cache never blocks Redis). Raises when Redis is unreachable: a clear that did
+        not happen must not look done."""
+        removed = int(await self._redis.zcard(self._lru))
+        batch: list[bytes | str] = []
+        for pattern in (f"{self._entry_prefix}*", f"{self._bucket_prefix}*"):
+            async for key in self._redis.scan_iter(match=pattern, count=500):
+                batch.append(key)
+                if len(batch) >= 500:
+                    await self._redis.unlink(*batch)
+                    batch.clear()
+        batch.append(self._lru)
+        await self._redis.unlink(*batch)
+        return removed
+
     def status(self) -> dict[str, object]:
         if self._usable():
             return {"store": "redis"}

@@ -10,6 +10,7 @@ from blacksheep.server.routing import Router
 
 from application.billing import BillingService
 from application.chat import ChatService
+from application.dashboard import DashboardReads
 from application.health import HealthService
 from application.keys import KeyService
 from application.model_selection import ModelSelectionService
@@ -19,6 +20,7 @@ from domain.errors import NotFound
 from domain.ports import ResponseStore
 from entrypoints.http import (
     admin_routes,
+    admin_stats_routes,
     anthropic_routes,
     gemini_routes,
     openai_routes,
@@ -30,6 +32,8 @@ from entrypoints.http import (
 from entrypoints.http.access import access_middleware_for
 from entrypoints.http.middleware import Handler, gateway_middleware
 from entrypoints.http.services import ContainerServices
+from entrypoints.http.ui import routes as ui_routes
+from entrypoints.http.ui.traffic_feed import traffic_feed
 
 log = logging.getLogger("adaptive_proxy")
 Middleware = Callable[[Request, Handler], Awaitable[Response]]
@@ -64,6 +68,7 @@ def create_app(container: Container, middlewares: Sequence[Middleware] = ()) -> 
         Settings: container.settings,
         KeyService: container.metering.key_service,
         BillingService: container.metering.billing_service,
+        DashboardReads: container.dashboard_reads,
     })
     router = Router()  # a fresh router per app: two apps sharing one raise SharedRouterError
     for family in served_families(settings):
@@ -74,6 +79,14 @@ def create_app(container: Container, middlewares: Sequence[Middleware] = ()) -> 
     routing_routes.register(router)
     if settings.auth.admin_token:  # no token, no admin API
         admin_routes.register(router)
+        admin_stats_routes.register(router)
+    if settings.dashboard_enabled:
+        ui_routes.register(router, settings)
+    # The dashboard's traffic ring hears every finished request: from the chat path's observers
+    # when the container has them, else from the interim feed installed below.
+    observers = getattr(container, "observers", None)
+    if settings.auth.admin_token and observers is not None:
+        observers().add(container.traffic_stats())
     webhook_routes.register(router)
     system_routes.register_welcome(router)
     router.fallback = not_served
@@ -82,6 +95,8 @@ def create_app(container: Container, middlewares: Sequence[Middleware] = ()) -> 
     access = access_middleware_for(container, settings)  # None when keys, usage and admin API are all off
     if access is not None:
         app.middlewares.append(access)
+    if settings.auth.admin_token and observers is None:
+        app.middlewares.append(traffic_feed(container.traffic_stats(), container.metering.pricing()))
     for middleware in middlewares:  # registration order, after the gateway's own
         app.middlewares.append(middleware)
     cors = settings.server.cors

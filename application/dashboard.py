@@ -1,0 +1,109 @@
+"""What the admin dashboard and the `/admin/stats/*` endpoints read: traffic, providers, caches.
+
+One read model shared by the JSON endpoints and the server-rendered pages, so both always show
+the same numbers. Everything here is read-only and off the request path.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from application.settings import Settings
+from application.traffic_stats import TrafficStats
+from domain.breaker import BreakerPolicy
+from domain.catalog import Catalog
+from domain.errors import NotFound
+from domain.ports import BreakerStore, Clock, KeyedCache
+
+HOUR = 60
+DAY = 24 * 60
+
+
+def provider_state(settings: Settings, name: str) -> tuple[bool, str | None]:
+    provider = settings.providers[name]
+    if provider.active:
+        return True, None
+    return False, "disabled in config" if not provider.enabled else "no api key configured"
+
+
+@dataclass(slots=True)
+class DashboardReads:
+    settings: Settings
+    traffic_stats: TrafficStats
+    breakers: BreakerStore
+    breaker_policy: BreakerPolicy
+    catalog: Catalog
+    clock: Clock
+    response_cache: KeyedCache[Any] | None = None
+    route_cache: KeyedCache[Any] | None = None
+
+    def traffic(self, minutes: int = HOUR) -> dict[str, Any]:
+        return self.traffic_stats.window(minutes)
+
+    async def providers(self) -> dict[str, Any]:
+        """Each provider: enabled or why not, its breakers (effective state), recent traffic, models."""
+        snapshots = await self.breakers.snapshots()
+        now = self.clock.now()
+        traffic = self.traffic_stats.window(HOUR)["providers"]
+        out = []
+        for name, provider in self.settings.providers.items():
+            enabled, reason = provider_state(self.settings, name)
+            breakers = []
+            for key, snap in sorted(snapshots.items()):
+                if key != name and not key.startswith(f"{name}:"):
+                    continue
+                state = snap.state
+                if state == "open" and now - snap.changed_at >= self.breaker_policy.open_timeout_s:
+                    state = "half_open"  # the next call is let through as a probe
+                breakers.append({"key": key, "state": state, "stored_state": snap.state,
+                                 "failures": snap.failures, "changed_at": snap.changed_at})
+            models = [
+                {"model": m.model, "input_per_mtok": m.input_per_mtok, "output_per_mtok": m.output_per_mtok,
+                 "cache_read_per_mtok": m.cache_read_per_mtok, "context_window": m.context_window,
+                 "quality": m.quality_prior(), "supports_tools": m.supports_tools,
+                 "supports_vision": m.supports_vision}
+                for m in self.catalog.for_provider(name)]
+            out.append({"name": name, "kind": provider.kind, "enabled": enabled, "reason": reason,
+                        "base_url": provider.base_url, "breaker": _worst(breakers), "breakers": breakers,
+                        "traffic_1h": traffic.get(name), "models": models})
+        return {"breaker_store": self.breakers.status(), "providers": out}
+
+    async def caches(self) -> dict[str, Any]:
+        """Entries per cache and, over the last hour: the response cache's outcomes (`cache_tier`)
+        and the routing cache's hit rate (requests whose model choice came from the cache)."""
+        window = self.traffic_stats.window(HOUR)
+        tiers = window["cache_tiers"]
+        total = sum(tiers.values())
+
+        async def describe(name: str, enabled: bool, cache: KeyedCache[Any] | None) -> dict[str, Any]:
+            entries = await cache.size() if cache is not None and enabled else 0
+            status = cache.status() if cache is not None else {}
+            return {"name": name, "enabled": enabled, "entries": entries, **status}
+
+        response = await describe("response", self.settings.prompt_cache.enabled, self.response_cache)
+        routing = await describe("routing", self.settings.model_router.cache.enabled, self.route_cache)
+        looked_up = sum(n for tier, n in tiers.items() if tier != "none")
+        hits = sum(n for tier, n in tiers.items() if tier not in ("none", "miss"))
+        response["hit_rate_1h"] = round(hits / looked_up, 4) if looked_up else None
+        routed = sum(n for source, n in window["selection_sources"].items() if source in ("router", "cache"))
+        routing["hit_rate_1h"] = round(window["selection_sources"].get("cache", 0) / routed, 4) if routed else None
+        return {"caches": [response, routing], "tiers_1h": tiers,
+                "hit_rates_1h": {tier: round(count / total, 4) for tier, count in tiers.items() if tier != "none"}
+                if total else {}}
+
+
+    async def clear_cache(self, name: str) -> int:
+        """Empty the `response` or `routing` cache; returns the entries removed."""
+        cache = {"response": self.response_cache, "routing": self.route_cache}.get(name)
+        if name not in ("response", "routing"):
+            raise NotFound(f"no cache named {name!r}: response or routing")
+        return await cache.clear() if cache is not None else 0
+
+
+def _worst(breakers: list[dict[str, Any]]) -> str:
+    states = {b["state"] for b in breakers}
+    for state in ("open", "half_open"):
+        if state in states:
+            return state
+    return "closed"

@@ -1,0 +1,1 @@
+"""The admin dashboard under `/ui`: server-rendered pages, a little JS, every asset served here."""
