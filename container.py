@@ -34,12 +34,12 @@ from adapters.system_clock import SystemClock
 from adapters.wire.cache_residue import residue as wire_residue
 from application.access import AccessGate, RateLimitedProviderFactory
 from application.billing import BillingService
-from application.chat import ChatService
 from application.execution import Executor
 from application.health import HealthService, breaker_section
 from application.keys import KeyCache, KeyService
 from application.metering import Metering, PendingSpend
 from application.model_selection import ModelSelectionService
+from application.observation import ObservedChat
 from application.providers import ProviderRegistry
 from application.request_config import base_config
 from application.response_cache import ResponseCaching, config_namespace
@@ -48,6 +48,7 @@ from application.selection import Selector, catalog_for
 from application.settings import BreakerSettings, Settings
 from domain.breaker import BreakerPolicy
 from domain.catalog import Catalog
+from domain.telemetry import Observers
 from domain.ports import BreakerStore
 from domain.routing import Router
 
@@ -248,8 +249,11 @@ class Container(containers.DeclarativeContainer):
     model_selection = providers.Factory(ModelSelectionService, routing=routing,
                                         options=settings.provided.model_router)
     # Factory: cheap, and container overrides apply on every request.
-    chat_service = providers.Factory(ChatService, settings=settings, registry=registry, executor=executor,
-                                     selector=selector, base=base_request_config, cache=cache.response_caching)
+    # Every finished chat request's RequestRecord goes here; adapters `container.observers().add(...)`.
+    observers = providers.Singleton(Observers)
+    chat_service = providers.Factory(ObservedChat, settings=settings, registry=registry, executor=executor,
+                                     selector=selector, base=base_request_config, cache=cache.response_caching,
+                                     observers=observers, pricing=metering.pricing)
     health_service = providers.Singleton(
         HealthService, settings=settings,
         probes=providers.Callable(_probes, settings, redis),
