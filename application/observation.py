@@ -150,7 +150,8 @@ class ObservedChat(ChatService):
             cost_usd=cost, best_cost_usd=best,
             cache_tier=outcome.cache_tier if outcome is not None else None, notes=tuple(facts.notes))
 
-    def _costs(self, outcome: ChatOutcome | StreamOutcome | None, usage: Usage) -> tuple[Decimal | None, Decimal | None]:
+    def _costs(self, outcome: ChatOutcome | StreamOutcome | None,
+               usage: Usage) -> tuple[Decimal | None, Decimal | None]:
         if outcome is None or self._pricing is None:
             return None, None
         if outcome.cache_tier not in (None, "", "miss"):

@@ -6,6 +6,7 @@ from typing import Any
 
 import httpx2
 import orjson
+from blacksheep.contents import Content
 from blacksheep.testing import TestClient
 from dependency_injector import providers
 
@@ -53,7 +54,6 @@ def body(**extra: object) -> bytes:
 
 
 async def post(client: TestClient, **extra: object) -> Any:
-    from blacksheep.contents import Content
     return await client.post("/v1/chat/completions", content=Content(b"application/json", body(**extra)))
 
 
@@ -111,3 +111,24 @@ async def test_rejected_request_gives_one_error_record() -> None:
     [record] = seen.records
     assert (record.outcome, record.status, record.error_kind) == ("error", 400, "invalid_request")
     await app.stop()
+
+
+async def test_library_proxy_chat_gives_a_record() -> None:
+    from domain.chat import ChatRequest, Message, TextPart
+    from entrypoints.library import ChatCall
+    from entrypoints.library.proxy import Proxy
+
+    proxy = Proxy(settings_from_dict(CONFIG))
+    proxy.container.http_client.override(providers.Object(httpx2.AsyncClient(
+        transport=httpx2.MockTransport(lambda r: httpx2.Response(200, json=OK)))))
+    seen = Collect()
+    proxy.add_observer(seen)
+    await proxy.start()
+    try:
+        service = proxy.chat
+        request = ChatRequest(model="up:m1", messages=[Message(role="user", content=[TextPart("hi")])])
+        await service.complete(ChatCall(request, "chat_completions", service.resolve_config({}), "lib-1"))
+    finally:
+        await proxy.stop()
+    [record] = seen.records
+    assert (record.request_id, record.outcome, record.provider, record.input_tokens) == ("lib-1", "success", "up", 3)
