@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Any
 
 from adapters.config import ConfigError
 from application.chat import ChatService
-from domain.telemetry import RequestObserver
 from application.settings import Settings
+from domain.telemetry import RequestObserver
 
 if TYPE_CHECKING:
     import uvicorn
