@@ -37,13 +37,13 @@ from adapters.system_clock import SystemClock
 from adapters.wire.cache_residue import residue as wire_residue
 from application.access import AccessGate, RateLimitedProviderFactory
 from application.billing import BillingService
-from application.chat import ChatService
 from application.dashboard import DashboardReads
 from application.execution import Executor
 from application.health import HealthService, Section, breaker_section, status_section
 from application.keys import KeyCache, KeyService
 from application.metering import Metering, PendingSpend
 from application.model_selection import ModelSelectionService
+from application.observation import ObservedChat
 from application.providers import ProviderRegistry
 from application.request_config import base_config
 from application.response_cache import ResponseCaching, config_namespace
@@ -55,6 +55,7 @@ from domain.breaker import BreakerPolicy
 from domain.catalog import Catalog
 from domain.ports import BreakerStore, ResponseStore
 from domain.routing import Router
+from domain.telemetry import Observers
 
 if TYPE_CHECKING:
     from adapters.providers.embeddings import OpenAIEmbedder
@@ -282,8 +283,11 @@ class Container(containers.DeclarativeContainer):
     model_selection = providers.Factory(ModelSelectionService, routing=routing,
                                         options=settings.provided.model_router)
     # Factory: cheap, and container overrides apply on every request.
-    chat_service = providers.Factory(ChatService, settings=settings, registry=registry, executor=executor,
-                                     selector=selector, base=base_request_config, cache=cache.response_caching)
+    # Every finished chat request's RequestRecord goes here; adapters `container.observers().add(...)`.
+    observers = providers.Singleton(Observers)
+    chat_service = providers.Factory(ObservedChat, settings=settings, registry=registry, executor=executor,
+                                     selector=selector, base=base_request_config, cache=cache.response_caching,
+                                     observers=observers, pricing=metering.pricing)
     health_service = providers.Singleton(
         HealthService, settings=settings,
         probes=providers.Callable(_probes, settings, redis, metering.engine.provider),

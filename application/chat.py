@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any, cast
@@ -32,6 +33,7 @@ class ChatCall:
     cache_control: str | None = None  # the request's Cache-Control header (no-cache / no-store)
     principal: Principal | None = None  # who asks: scopes response-cache sharing
     meter: RequestMeter | None = None  # the request's usage ledger, when usage is recorded
+    tried: list[str] = field(default_factory=list)  # "provider:model" called, in order (also on failure)
 
 
 @dataclass(slots=True)
@@ -41,6 +43,7 @@ class ChatOutcome:
     selection: Selection
     attempts: Attempts = field(default_factory=Attempts)
     cache_tier: str | None = None  # miss / exact / semantic when the response cache was in play
+    upstream_s: float = 0.0  # time spent awaiting provider calls
 
 
 @dataclass(slots=True)
@@ -52,6 +55,7 @@ class StreamOutcome:
     selection: Selection
     attempts: Attempts = field(default_factory=Attempts)
     cache_tier: str | None = None
+    upstream_s: float = 0.0  # time awaiting upstreams until the first event (the stream adds its own)
 
 
 def fallback_policy(settings: FallbackSettings) -> FallbackPolicy:
@@ -126,15 +130,18 @@ class ChatService:
         attempts = Attempts()
 
         async def attempt(target: Target) -> ChatResponse:
+            call.tried.append(f"{target.provider}:{target.model}")
             return await self._provider(call, target).complete(call.request, target.model)
 
+        began = time.perf_counter()
         target, response = await self._executor.run(targets, attempt, policy, self._breaker_key, attempts)
+        upstream_s = time.perf_counter() - began
         answer = cast(ChatResponse, response)
         if plan is not None and self._cache is not None:
             await self._cache.save(plan, answer, target)
             answer.usage.cache_tier = "miss"
         return ChatOutcome(response=answer, target=target, selection=selection, attempts=attempts,
-                           cache_tier=None if plan is None else "miss")
+                           cache_tier=None if plan is None else "miss", upstream_s=upstream_s)
 
     async def stream(self, call: ChatCall) -> StreamOutcome:
         plan = self._cache_plan(call)
@@ -148,19 +155,23 @@ class ChatService:
         attempts = Attempts()
 
         async def attempt(target: Target) -> tuple[StreamEvent, AsyncGenerator[StreamEvent, None]]:
+            call.tried.append(f"{target.provider}:{target.model}")
             events = self._provider(call, target).stream(call.request, target.model)
             return await open_stream(cast(AsyncGenerator[StreamEvent, None], events))
 
         async def discard(result: object) -> None:
             await cast(tuple[StreamEvent, AsyncGenerator[StreamEvent, None]], result)[1].aclose()
 
+        began = time.perf_counter()
         target, opened = await self._executor.run(targets, attempt, policy, self._breaker_key, attempts, discard)
+        upstream_s = time.perf_counter() - began
         first, rest = cast(tuple[StreamEvent, AsyncGenerator[StreamEvent, None]], opened)
         events = _prepend(first, rest)
         if plan is None or self._cache is None:
-            return StreamOutcome(events=events, target=target, selection=selection, attempts=attempts)
+            return StreamOutcome(events=events, target=target, selection=selection, attempts=attempts,
+                                 upstream_s=upstream_s)
         return StreamOutcome(events=self._cache.recorded(plan, events, target), target=target, selection=selection,
-                             attempts=attempts, cache_tier="miss")
+                             attempts=attempts, cache_tier="miss", upstream_s=upstream_s)
 
 
 async def _prepend(first: StreamEvent, rest: AsyncGenerator[StreamEvent, None]) -> AsyncIterator[StreamEvent]:

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from adapters.config import ConfigError
 from application.chat import ChatService
 from application.settings import Settings
+from domain.telemetry import RequestObserver
 
 if TYPE_CHECKING:
     import uvicorn
@@ -90,6 +91,10 @@ class Proxy:
         """The chat use case, for calling the gateway from Python without HTTP."""
         service: ChatService = self._container.chat_service()
         return service
+
+    def add_observer(self, observer: RequestObserver) -> None:
+        """Hear one `RequestRecord` per finished chat request (HTTP or `.chat`); `observe` must not block."""
+        self._container.observers().add(observer)
 
     @property
     def started(self) -> bool:

@@ -1,0 +1,165 @@
+"""One `RequestRecord` per chat request, built by the use case itself when the request ends.
+
+`ObservedChat` is the chat use case that also reports: a finished answer is recorded when
+`complete` returns or raises; a stream when its events end, fail or are closed by a client
+that hung up (outcome "cancelled"). HTTP and the library's `Proxy.chat` both get records,
+since both call the use case. `Observers.observe` is called once, after the work is done.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from application.chat import ChatCall, ChatOutcome, ChatService, StreamOutcome
+from application.metering import _stream_usage
+from domain.catalog import Catalog
+from domain.chat import StreamEnd, StreamEvent, StreamStart, TextDelta, Usage
+from domain.credits import cost_usd
+from domain.errors import ProxyError
+from domain.telemetry import Observers, RequestRecord
+
+# HTTP status per domain error kind, as every API family sends it.
+STATUS_OF_KIND: dict[str, int] = {
+    "invalid_request": 400, "authentication": 401, "payment_required": 402, "permission": 403,
+    "not_found": 404, "payload_too_large": 413, "rate_limited": 429, "internal": 500,
+    "upstream": 502, "unavailable": 503, "timeout": 504,
+}
+
+
+# The client family each chat endpoint speaks; the record's route is the endpoint itself.
+FAMILY_OF_ENDPOINT = {"chat_completions": "openai", "messages": "anthropic", "gemini": "gemini"}
+
+
+def error_status(exc: BaseException) -> tuple[int, str]:
+    kind = str(getattr(exc, "kind", "internal")) if isinstance(exc, ProxyError) else "internal"
+    return STATUS_OF_KIND.get(kind, 500), kind
+
+
+@dataclass(slots=True)
+class _Facts:
+    """What one request has shown so far; turned into the record when it ends."""
+
+    call: ChatCall
+    route: str
+    started: float
+    streamed: bool = False
+    outcome: ChatOutcome | StreamOutcome | None = None
+    usage: Usage | None = None
+    upstream_s: float = 0.0
+    ttft_s: float | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+class ObservedChat(ChatService):
+    """`ChatService` that hands one `RequestRecord` per request to `observers`."""
+
+    def __init__(self, *args: Any, observers: Observers, pricing: Catalog | None = None,
+                 clock: Callable[[], float] = time.perf_counter, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._observers = observers
+        self._pricing = pricing
+        self._clock = clock
+
+    async def complete(self, call: ChatCall) -> ChatOutcome:
+        facts = _Facts(call, route=call.family, started=self._clock())
+        try:
+            outcome = await super().complete(call)
+        except BaseException as exc:
+            self._finish(facts, exc)
+            raise
+        facts.outcome, facts.usage, facts.upstream_s = outcome, outcome.response.usage, outcome.upstream_s
+        self._finish(facts, None)
+        return outcome
+
+    async def stream(self, call: ChatCall) -> StreamOutcome:
+        facts = _Facts(call, route=call.family, started=self._clock(), streamed=True)
+        try:
+            outcome = await super().stream(call)
+        except BaseException as exc:
+            self._finish(facts, exc)
+            raise
+        facts.outcome, facts.upstream_s = outcome, outcome.upstream_s
+        outcome.events = self._watched(outcome.events, facts)
+        return outcome
+
+    async def _watched(self, events: AsyncIterator[StreamEvent], facts: _Facts) -> AsyncIterator[StreamEvent]:
+        start: Usage | None = None
+        end: Usage | None = None
+        error: BaseException | None = None
+        cancelled = True  # until the stream ends on its own
+        try:
+            while True:
+                waited = self._clock()
+                try:
+                    event = await anext(aiter(events))
+                except StopAsyncIteration:
+                    cancelled = False
+                    break
+                finally:
+                    facts.upstream_s += self._clock() - waited
+                if isinstance(event, StreamStart):
+                    start = event.usage
+                elif isinstance(event, StreamEnd):
+                    end = event.usage
+                elif facts.ttft_s is None and isinstance(event, TextDelta):
+                    facts.ttft_s = self._clock() - facts.started
+                yield event
+        except Exception as exc:
+            error, cancelled = exc, False
+            raise
+        finally:
+            aclose = getattr(events, "aclose", None)
+            if aclose is not None:
+                await aclose()
+            facts.usage = _stream_usage(start, end)
+            if cancelled:
+                facts.notes.append("client closed the stream")
+            self._finish(facts, error, cancelled=cancelled)
+
+    def _finish(self, facts: _Facts, error: BaseException | None, *, cancelled: bool = False) -> None:
+        self._observers.observe(self._record(facts, error, cancelled))
+
+    def _record(self, facts: _Facts, error: BaseException | None, cancelled: bool) -> RequestRecord:
+        call, outcome, usage = facts.call, facts.outcome, facts.usage or Usage()
+        status, kind = (200, None) if error is None else error_status(error)
+        if isinstance(error, BaseException) and not isinstance(error, Exception):
+            status, kind, cancelled = 499, None, True  # the caller was cancelled mid-call
+        outcome_name = "cancelled" if cancelled else ("error" if error is not None else "success")
+        attempts = tuple(call.tried)
+        principal = call.principal
+        cost, best = self._costs(outcome, usage)
+        return RequestRecord(
+            request_id=call.request_id, family=FAMILY_OF_ENDPOINT.get(call.family, call.family), route=facts.route,
+            status=status if not facts.streamed or outcome is None else 200,
+            outcome=outcome_name, error_kind=kind if error is not None else None, streamed=facts.streamed,
+            key_id=getattr(getattr(principal, "key", None), "id", None) if principal else None,
+            organization_id=getattr(principal, "organization_id", None) if principal else None,
+            selection_source=outcome.selection.source if outcome is not None else None,
+            provider=outcome.target.provider if outcome is not None else None,
+            model=outcome.target.model if outcome is not None else None,
+            requested_model=call.request.model or None, attempts=attempts,
+            fallbacks=max(0, len(attempts) - 1),
+            total_ms=(self._clock() - facts.started) * 1000, upstream_ms=facts.upstream_s * 1000,
+            ttft_ms=None if facts.ttft_s is None else facts.ttft_s * 1000,
+            input_tokens=usage.input_tokens, cached_tokens=usage.cache_read_tokens,
+            output_tokens=usage.output_tokens, reasoning_tokens=usage.reasoning_tokens,
+            cost_usd=cost, best_cost_usd=best,
+            cache_tier=outcome.cache_tier if outcome is not None else None, notes=tuple(facts.notes))
+
+    def _costs(self, outcome: ChatOutcome | StreamOutcome | None,
+               usage: Usage) -> tuple[Decimal | None, Decimal | None]:
+        if outcome is None or self._pricing is None:
+            return None, None
+        if outcome.cache_tier not in (None, "", "miss"):
+            return Decimal(0), None  # answered from the response cache: nothing bought
+        info = self._pricing.get(outcome.target.provider, outcome.target.model)
+        cost = cost_usd(usage, info)[0] if info is not None else None
+        if outcome.selection.source != "router":
+            return cost, None
+        priced = [cost_usd(usage, i)[0] for t in outcome.selection.targets
+                  if (i := self._pricing.get(t.provider, t.model)) is not None]
+        return cost, max(priced) if priced else None
