@@ -33,7 +33,6 @@ from entrypoints.http.access import access_middleware_for
 from entrypoints.http.middleware import Handler, gateway_middleware
 from entrypoints.http.services import ContainerServices
 from entrypoints.http.ui import routes as ui_routes
-from entrypoints.http.ui.traffic_feed import traffic_feed
 
 log = logging.getLogger("adaptive_proxy")
 Middleware = Callable[[Request, Handler], Awaitable[Response]]
@@ -82,11 +81,9 @@ def create_app(container: Container, middlewares: Sequence[Middleware] = ()) -> 
         admin_stats_routes.register(router)
     if settings.dashboard_enabled:
         ui_routes.register(router, settings)
-    # The dashboard's traffic ring hears every finished request: from the chat path's observers
-    # when the container has them, else from the interim feed installed below.
-    observers = getattr(container, "observers", None)
-    if settings.auth.admin_token and observers is not None:
-        observers().add(container.traffic_stats())
+    # The dashboard's traffic ring hears every finished request through the chat path's observers.
+    if settings.auth.admin_token:
+        container.observers().add(container.traffic_stats())
     webhook_routes.register(router)
     system_routes.register_welcome(router)
     router.fallback = not_served
@@ -95,8 +92,6 @@ def create_app(container: Container, middlewares: Sequence[Middleware] = ()) -> 
     access = access_middleware_for(container, settings)  # None when keys, usage and admin API are all off
     if access is not None:
         app.middlewares.append(access)
-    if settings.auth.admin_token and observers is None:
-        app.middlewares.append(traffic_feed(container.traffic_stats(), container.metering.pricing()))
     for middleware in middlewares:  # registration order, after the gateway's own
         app.middlewares.append(middleware)
     cors = settings.server.cors
