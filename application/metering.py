@@ -240,11 +240,11 @@ async def metered_events(events: AsyncIterator[StreamEvent], meter: RequestMeter
             if aclose is not None:
                 await aclose()
         finally:
-            meter.usage = _stream_usage(start_usage, end_usage)
+            meter.usage = stream_usage(start_usage, end_usage)
             meter.finish(status_code, error, cancelled=cancelled)
 
 
-def _stream_usage(start: Usage | None, end: Usage | None) -> Usage | None:
+def stream_usage(start: Usage | None, end: Usage | None) -> Usage | None:
     """The end's totals; input counts reported only up front (Anthropic) fill in the gaps."""
     if end is None or start is None:
         return end or start

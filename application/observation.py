@@ -15,19 +15,14 @@ from decimal import Decimal
 from typing import Any
 
 from application.chat import ChatCall, ChatOutcome, ChatService, StreamOutcome
-from application.metering import _stream_usage
+from application.metering import stream_usage
 from domain.catalog import Catalog
 from domain.chat import StreamEnd, StreamEvent, StreamStart, TextDelta, Usage
 from domain.credits import cost_usd
-from domain.errors import ProxyError
+from domain.errors import STATUS, ProxyError
 from domain.telemetry import Observers, RequestRecord
 
 # HTTP status per domain error kind, as every API family sends it.
-STATUS_OF_KIND: dict[str, int] = {
-    "invalid_request": 400, "authentication": 401, "payment_required": 402, "permission": 403,
-    "not_found": 404, "payload_too_large": 413, "rate_limited": 429, "internal": 500,
-    "upstream": 502, "unavailable": 503, "timeout": 504,
-}
 
 
 # The client family each chat endpoint speaks; the record's route is the endpoint itself.
@@ -35,8 +30,8 @@ FAMILY_OF_ENDPOINT = {"chat_completions": "openai", "messages": "anthropic", "ge
 
 
 def error_status(exc: BaseException) -> tuple[int, str]:
-    kind = str(getattr(exc, "kind", "internal")) if isinstance(exc, ProxyError) else "internal"
-    return STATUS_OF_KIND.get(kind, 500), kind
+    kind = exc.kind if isinstance(exc, ProxyError) else "internal"
+    return STATUS[kind], kind
 
 
 @dataclass(slots=True)
@@ -115,7 +110,7 @@ class ObservedChat(ChatService):
             aclose = getattr(events, "aclose", None)
             if aclose is not None:
                 await aclose()
-            facts.usage = _stream_usage(start, end)
+            facts.usage = stream_usage(start, end)
             if cancelled:
                 facts.notes.append("client closed the stream")
             self._finish(facts, error, cancelled=cancelled)

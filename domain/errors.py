@@ -18,6 +18,21 @@ ErrorKind = Literal[
     "timeout",  # 504
 ]
 
+# The HTTP status each kind is answered with, in every API family.
+STATUS: dict[ErrorKind, int] = {
+    "invalid_request": 400,
+    "authentication": 401,
+    "payment_required": 402,
+    "permission": 403,
+    "not_found": 404,
+    "payload_too_large": 413,
+    "rate_limited": 429,
+    "internal": 500,
+    "upstream": 502,
+    "unavailable": 503,
+    "timeout": 504,
+}
+
 
 class ProxyError(Exception):
     kind: ErrorKind = "internal"

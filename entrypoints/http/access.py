@@ -26,8 +26,8 @@ from application.access import AccessGate
 from application.metering import Metering, RequestMeter
 from application.settings import Settings
 from container import Container
-from domain.errors import AuthenticationFailed
-from entrypoints.http.errors import STATUS, describe
+from domain.errors import STATUS, AuthenticationFailed
+from entrypoints.http.errors import describe
 
 log = logging.getLogger(__name__)
 Handler = Callable[[Request], Awaitable[Response]]

@@ -11,24 +11,11 @@ import orjson
 from blacksheep import Content, Request, Response
 
 from domain.chat import Family
-from domain.errors import ErrorKind, ProxyError, RateLimited, UpstreamError
+from domain.errors import STATUS, ErrorKind, ProxyError, RateLimited, UpstreamError
 
 log = logging.getLogger(__name__)
 
 
-STATUS: dict[ErrorKind, int] = {
-    "invalid_request": 400,
-    "authentication": 401,
-    "payment_required": 402,
-    "permission": 403,
-    "not_found": 404,
-    "payload_too_large": 413,
-    "rate_limited": 429,
-    "internal": 500,
-    "upstream": 502,
-    "unavailable": 503,
-    "timeout": 504,
-}
 _OPENAI_TYPE: dict[ErrorKind, str] = {
     "invalid_request": "invalid_request_error",
     "authentication": "authentication_error",

@@ -10,8 +10,8 @@ from blacksheep import Content, Request, Response, StreamedContent
 
 from application.chat import ChatOutcome, StreamOutcome
 from application.metering import RequestMeter, metered_events
-from domain.errors import InvalidRequest, PayloadTooLarge
-from entrypoints.http.errors import STATUS, describe
+from domain.errors import STATUS, InvalidRequest, PayloadTooLarge
+from entrypoints.http.errors import describe
 
 JSON = b"application/json"
 
