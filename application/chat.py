@@ -33,6 +33,8 @@ class ChatCall:
     cache_control: str | None = None  # the request's Cache-Control header (no-cache / no-store)
     principal: Principal | None = None  # who asks: scopes response-cache sharing
     meter: RequestMeter | None = None  # the request's usage ledger, when usage is recorded
+    api_key: str | None = None  # the key presented, for a frontend that leaves admission to MeteredChat
+    metadata: dict[str, Any] | None = None  # free-form usage metadata recorded with the usage row
     tried: list[str] = field(default_factory=list)  # "provider:model" called, in order (also on failure)
 
 

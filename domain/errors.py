@@ -158,3 +158,19 @@ class ProviderRateLimited(UpstreamError):
     @property
     def counts_against_provider(self) -> bool:
         return False
+
+
+def describe(exc: BaseException) -> tuple[ErrorKind, str, str | None, str | None]:
+    """(kind, client-safe message, param, code) for any exception, as every frontend reports it."""
+    if isinstance(exc, UpstreamError) and exc.status == 429:
+        # Every candidate was rate limited: tell the client to back off, as the provider did.
+        return "rate_limited", exc.message, None, exc.code
+    if isinstance(exc, ProxyError):
+        return exc.kind, exc.message, exc.param, exc.code
+    return "internal", "internal error", None, None
+
+
+def status_of(exc: BaseException) -> tuple[int, str]:
+    """The HTTP status and client-safe message an exception is answered with."""
+    kind, message, _, _ = describe(exc)
+    return STATUS[kind], message

@@ -12,11 +12,11 @@ from blacksheep import Request, Response
 
 from adapters.wire.codec import Codec
 from application.chat import ChatCall, ChatService
-from entrypoints.http.errors import describe, error_body, request_id_of
+from domain.errors import describe
+from entrypoints.http.errors import error_body, request_id_of
 from entrypoints.http.io import (
     cache_inputs,
     json_response,
-    meter_outcome,
     served_headers,
     sse_response,
     stream_response,
@@ -32,13 +32,9 @@ async def handle_chat(request: Request, chat: ChatService, codec: Codec, body: d
                     **cache_inputs(request))
     if not parsed.stream:
         result = await chat.complete(call)
-        if call.meter is not None:
-            meter_outcome(call.meter, result)
         return json_response(codec.encode_response(result.response, result.target.provider),
                              headers=served_headers(result))
     outcome = await chat.stream(call)
-    if call.meter is not None:
-        meter_outcome(call.meter, outcome)  # the meter follows the stream and closes when it ends
     encoder = codec.stream_encoder(parsed, outcome.target.provider, sse=sse)
 
     def stream_error(exc: BaseException) -> bytes:

@@ -11,7 +11,7 @@ import orjson
 from blacksheep import Content, Request, Response
 
 from domain.chat import Family
-from domain.errors import STATUS, ErrorKind, ProxyError, RateLimited, UpstreamError
+from domain.errors import STATUS, ErrorKind, RateLimited, UpstreamError, describe
 
 log = logging.getLogger(__name__)
 
@@ -68,16 +68,6 @@ def error_body(family: Family, kind: ErrorKind, message: str, param: str | None 
         return {"error": {"code": STATUS[kind], "message": message, "status": _GOOGLE_STATUS[kind]}}
     return {"error": {"message": message, "type": _OPENAI_TYPE.get(kind, "api_error"), "param": param,
                       "code": code}}
-
-
-def describe(exc: BaseException) -> tuple[ErrorKind, str, str | None, str | None]:
-    """(kind, client-safe message, param, code) for any exception."""
-    if isinstance(exc, UpstreamError) and exc.status == 429:
-        # Every candidate was rate limited: tell the client to back off, as the provider did.
-        return "rate_limited", exc.message, None, exc.code
-    if isinstance(exc, ProxyError):
-        return exc.kind, exc.message, exc.param, exc.code
-    return "internal", "internal error", None, None
 
 
 def retry_after_header(exc: BaseException) -> float | None:

@@ -20,9 +20,10 @@ from adapters.wire.responses.response import encode_response, item_count
 from adapters.wire.responses.stream import StreamEncoder, sse
 from application.chat import ChatCall, ChatService, StreamOutcome
 from domain.chat import StreamEnd, StreamEvent
+from domain.errors import describe
 from domain.ports import ResponseStore
-from entrypoints.http.errors import describe, request_id_of
-from entrypoints.http.io import cache_inputs, json_response, meter_outcome, read_json, served_headers, sse_response
+from entrypoints.http.errors import request_id_of
+from entrypoints.http.io import cache_inputs, json_response, read_json, served_headers, sse_response
 
 
 def register(router: Router) -> None:
@@ -46,8 +47,6 @@ async def create_response(request: Request, chat: ChatService, store: ResponseSt
     notes = [(b"x-adaptive-notes", "; ".join(context.notes()).encode())] if context.dropped_tools else []
     if call.request.stream:
         outcome = await chat.stream(call)
-        if call.meter is not None:
-            meter_outcome(call.meter, outcome)  # the meter follows the stream and closes when it ends
         encoder = StreamEncoder(context, response_id=response_id, created_at=created_at, new_id=new_id)
         kept = dataclasses.replace(outcome, events=_kept(outcome, encoder, store, history, context))
 
@@ -57,8 +56,6 @@ async def create_response(request: Request, chat: ChatService, store: ResponseSt
 
         return sse_response(kept, lambda event: b"".join(sse(e) for e in encoder.feed(event)), on_error, notes)
     result = await chat.complete(call)
-    if call.meter is not None:
-        meter_outcome(call.meter, result)
     item_ids = [new_id("item") for _ in range(item_count(result.response))]
     out = encode_response(result.response, context, response_id=response_id, created_at=created_at,
                           item_ids=item_ids)
