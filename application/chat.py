@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, cast
 
@@ -28,13 +28,14 @@ class ChatCall:
 
     request: ChatRequest
     family: Family
-    config: RequestConfig
+    config: RequestConfig | None = None  # resolved by the service from `overrides` when not given
     request_id: str = ""
     cache_control: str | None = None  # the request's Cache-Control header (no-cache / no-store)
     principal: Principal | None = None  # who asks: scopes response-cache sharing
     meter: RequestMeter | None = None  # the request's usage ledger, when usage is recorded
     api_key: str | None = None  # the key presented, for a frontend that leaves admission to MeteredChat
     metadata: dict[str, Any] | None = None  # free-form usage metadata recorded with the usage row
+    overrides: Mapping[str, Any] | None = None  # the body's override objects (model_router, fallback...)
     tried: list[str] = field(default_factory=list)  # "provider:model" called, in order (also on failure)
 
 
@@ -83,9 +84,15 @@ class ChatService:
     def max_body_bytes(self) -> int:
         return self._settings.server.max_body_bytes
 
-    def resolve_config(self, body: dict[str, Any]) -> RequestConfig:
+    def resolve_config(self, body: Mapping[str, Any]) -> RequestConfig:
         """The YAML merged with the body's override objects (the shared base when there are none)."""
         return resolve(self._settings, body, self._base)
+
+    def config_of(self, call: ChatCall) -> RequestConfig:
+        """The call's configuration, resolved once from its overrides (a bad one is a 400)."""
+        if call.config is None:
+            call.config = self.resolve_config(call.overrides or {})
+        return call.config
 
     def available_models(self) -> list[tuple[str, str]]:
         """(provider, "provider:model") for every model of every active provider."""
@@ -93,15 +100,16 @@ class ChatService:
                 for model in p.models]
 
     async def select(self, call: ChatCall) -> Selection:
-        return await self._selector.select(call.request, call.family, call.config)
+        return await self._selector.select(call.request, call.family, self.config_of(call))
 
     def _plan(self, call: ChatCall, selection: Selection) -> tuple[list[Target], FallbackPolicy]:
-        policy = fallback_policy(call.config.fallback)
-        manual_may = call.config.fallback.on_manual_override or call.config.fallback_requested
+        config = self.config_of(call)
+        policy = fallback_policy(config.fallback)
+        manual_may = config.fallback.on_manual_override or config.fallback_requested
         return candidates(selection.targets, policy, manual=selection.manual, manual_may_fall_back=manual_may), policy
 
     def _provider(self, call: ChatCall, target: Target) -> ChatProvider:
-        provider = self._registry.get(target.provider, call.config.providers.get(target.provider))
+        provider = self._registry.get(target.provider, self.config_of(call).providers.get(target.provider))
         if provider is None:
             raise UpstreamError(f"provider {target.provider!r} is not available", provider=target.provider)
         return provider
@@ -117,7 +125,7 @@ class ChatService:
     def _cache_plan(self, call: ChatCall) -> CachePlan | None:
         if self._cache is None:
             return None
-        return self._cache.plan(call.request, call.family, call.config, cache_control=call.cache_control,
+        return self._cache.plan(call.request, call.family, self.config_of(call), cache_control=call.cache_control,
                                 principal=call.principal)
 
     async def complete(self, call: ChatCall) -> ChatOutcome:

@@ -68,8 +68,7 @@ async def chat(settings: Settings, prompt: str, gateway_key: str | None = None) 
     try:
         service = container.chat_service()
         request = ChatRequest(model="", messages=[Message(role="user", content=[TextPart(prompt)])])
-        outcome = await service.complete(ChatCall(request, "chat_completions", service.resolve_config({}),
-                                                  api_key=gateway_key))
+        outcome = await service.complete(ChatCall(request, "chat_completions", api_key=gateway_key))
         lines = [outcome.response.text(), f"[served by {outcome.target.key} ({outcome.selection.source})]"]
         if outcome.attempts.errors:  # a fallback happened: say what failed first
             lines.append(f"[tried {', '.join(outcome.attempts.tried)}; errors: {'; '.join(outcome.attempts.errors)}]")

@@ -28,7 +28,7 @@ async def handle_chat(request: Request, chat: ChatService, codec: Codec, body: d
     """Complete or stream one chat in `codec`'s wire format. `sse=False` streams one JSON array
     (Gemini without `alt=sse`)."""
     parsed = codec.parse_request(body, model=model, stream=stream)
-    call = ChatCall(parsed, codec.endpoint, chat.resolve_config(body), request_id_of(request),
+    call = ChatCall(parsed, codec.endpoint, overrides=body, request_id=request_id_of(request),
                     **cache_inputs(request))
     if not parsed.stream:
         result = await chat.complete(call)

@@ -41,8 +41,8 @@ async def create_response(request: Request, chat: ChatService, store: ResponseSt
     previous = body.get("previous_response_id")
     history = history_of(await store.get(previous), previous) if isinstance(previous, str) and previous else []
     chat_request, context = parse_request(body, history)
-    config = chat.resolve_config(body)
-    call = ChatCall(chat_request, "chat_completions", config, request_id_of(request), **cache_inputs(request))
+    call = ChatCall(chat_request, "chat_completions", overrides=body, request_id=request_id_of(request),
+                    **cache_inputs(request))
     response_id, created_at = new_id("resp"), int(time.time())
     notes = [(b"x-adaptive-notes", "; ".join(context.notes()).encode())] if context.dropped_tools else []
     if call.request.stream:
