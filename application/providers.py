@@ -10,7 +10,6 @@ from typing import Protocol
 from application.settings import ProviderSettings
 from domain.ports import ChatProvider
 
-
 log = logging.getLogger(__name__)
 
 
