@@ -144,9 +144,8 @@ class ChatService:
             return await self._provider(call, target).complete(call.request, target.model)
 
         began = time.perf_counter()
-        target, response = await self._executor.run(targets, attempt, policy, self._breaker_key, attempts)
+        target, answer = await self._executor.run(targets, attempt, policy, self._breaker_key, attempts)
         upstream_s = time.perf_counter() - began
-        answer = cast(ChatResponse, response)
         if plan is not None and self._cache is not None:
             await self._cache.save(plan, answer, target)
             answer.usage.cache_tier = "miss"
@@ -169,13 +168,13 @@ class ChatService:
             events = self._provider(call, target).stream(call.request, target.model)
             return await open_stream(cast(AsyncGenerator[StreamEvent, None], events))
 
-        async def discard(result: object) -> None:
-            await cast(tuple[StreamEvent, AsyncGenerator[StreamEvent, None]], result)[1].aclose()
+        async def discard(result: tuple[StreamEvent, AsyncGenerator[StreamEvent, None]]) -> None:
+            await result[1].aclose()
 
         began = time.perf_counter()
-        target, opened = await self._executor.run(targets, attempt, policy, self._breaker_key, attempts, discard)
+        target, (first, rest) = await self._executor.run(targets, attempt, policy, self._breaker_key, attempts,
+                                                         discard)
         upstream_s = time.perf_counter() - began
-        first, rest = cast(tuple[StreamEvent, AsyncGenerator[StreamEvent, None]], opened)
         events = _prepend(first, rest)
         if plan is None or self._cache is None:
             return StreamOutcome(events=events, target=target, selection=selection, attempts=attempts,
