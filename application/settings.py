@@ -37,6 +37,9 @@ _UNSUPPORTED_PROVIDER_KEYS = {
 }
 
 
+OPENAI_BASE_URL = "https://api.openai.com/v1"
+
+
 class ProviderSettings(Strict):
     kind: WireFamily  # the wire format the provider speaks
     base_url: str = ""
@@ -52,6 +55,10 @@ class ProviderSettings(Strict):
     # as `Bearer <key>` when auth_type is bearer, as the bare key for api_key; `none` sends no key.
     auth_type: Literal["bearer", "api_key", "none"] | None = None
     auth_header_name: str | None = Field(None, min_length=1, pattern=r"^[A-Za-z0-9-]+$")
+    # Whether the provider serves the OpenAI Responses API (`POST /responses`): Responses requests
+    # are then passed through instead of translated to chat completions. Unset: true for kind
+    # openai at OpenAI's own URL, false for any other (OpenAI-compatible servers rarely have it).
+    responses_api: bool | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -67,6 +74,18 @@ class ProviderSettings(Strict):
         if self.auth_type == "none":
             object.__setattr__(self, "requires_key", False)
         return self
+
+    @model_validator(mode="after")
+    def _responses_api_is_openai(self) -> ProviderSettings:
+        if self.responses_api and self.kind != "openai":
+            raise ValueError("responses_api: only a provider of kind openai can have the Responses API")
+        return self
+
+    @property
+    def has_responses_api(self) -> bool:
+        if self.responses_api is not None:
+            return self.responses_api
+        return self.kind == "openai" and self.base_url.rstrip("/") in ("", OPENAI_BASE_URL)
 
     def auth_headers(self) -> dict[str, str]:
         """Extra headers carrying the key under `auth_header_name`, when one is configured."""
