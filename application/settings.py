@@ -369,6 +369,13 @@ class EmbeddingsSettings(Strict):
     model: str = "text-embedding-3-small"
 
 
+class ResponsesSettings(Strict):
+    """What `store: true` keeps for the Responses API (`previous_response_id`, GET, DELETE)."""
+
+    store_ttl_s: float = Field(86_400, gt=0)  # in memory and in Redis
+    store_max_entries: int = Field(10_000, gt=0)  # the oldest are dropped first (memory and Redis)
+
+
 class DashboardSettings(Strict):
     """The admin dashboard under `/ui`. `enabled` unset: on exactly when `auth.admin_token` is set
     (the token is what an operator logs in with)."""
@@ -388,6 +395,7 @@ class Settings(Strict):
     fallback: FallbackSettings = Field(default_factory=FallbackSettings)
     prompt_cache: PromptCacheSettings = Field(default_factory=PromptCacheSettings)
     embeddings: EmbeddingsSettings = Field(default_factory=EmbeddingsSettings)
+    responses: ResponsesSettings = Field(default_factory=ResponsesSettings)
     redis: RedisSettings = Field(default_factory=RedisSettings)
     database: DatabaseSettings = Field(default_factory=DatabaseSettings)
     auth: AuthSettings = Field(default_factory=AuthSettings)
