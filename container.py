@@ -256,8 +256,11 @@ class Container(containers.DeclarativeContainer):
     response_store: providers.Provider[ResponseStore] = providers.Selector(
         store_kind,
         redis=providers.Singleton(RedisResponseStore, client=redis, clock=clock,
-                                  prefix=settings.provided.redis.key_prefix),
-        memory=providers.Singleton(InMemoryResponseStore, clock=clock),
+                                  prefix=settings.provided.redis.key_prefix,
+                                  ttl_s=settings.provided.responses.store_ttl_s,
+                                  max_entries=settings.provided.responses.store_max_entries),
+        memory=providers.Singleton(InMemoryResponseStore, clock=clock, ttl_s=settings.provided.responses.store_ttl_s,
+                                   max_entries=settings.provided.responses.store_max_entries),
     )
 
     # --- domain policies and application services -----------------------------------------

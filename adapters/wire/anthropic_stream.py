@@ -25,6 +25,7 @@ from adapters.wire.anthropic_response import (
 )
 from domain.chat import (
     FinishReason,
+    RawEvent,
     StreamEnd,
     StreamEvent,
     StreamStart,
@@ -186,6 +187,8 @@ class StreamEncoder:
                 "content": [], "stop_reason": None, "stop_sequence": None,
                 "usage": {**encode_usage(event.usage or Usage()), "output_tokens": 0}}
             return _event(b"message_start", {"type": "message_start", "message": message})
+        if isinstance(event, RawEvent):
+            return b""  # relayed only by a passthrough of its own family
         out = self._close()
         if not self._pinged:
             out += _PING

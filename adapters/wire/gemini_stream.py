@@ -29,6 +29,7 @@ from adapters.wire.gemini_response import (
 from adapters.wire.tool_arguments import arguments_object
 from domain.chat import (
     FinishReason,
+    RawEvent,
     StreamEnd,
     StreamEvent,
     StreamStart,
@@ -144,6 +145,8 @@ class StreamEncoder:
         if isinstance(event, StreamStart):
             self._model, self._id = event.model, event.id or uuid.uuid4().hex
             return b""
+        if isinstance(event, RawEvent):
+            return b""  # relayed only by a passthrough of its own family
         # An empty text part keeps `chunk.text` a string for clients that join the chunks' text.
         parts = self._signed(self._flush_call() or [{"text": ""}])
         out = self._frame(response_chunk(parts, self._model, self._id, event.finish_reason, event.usage))

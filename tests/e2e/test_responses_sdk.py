@@ -1,5 +1,7 @@
 """The Responses API through the gateway, driven by the official openai SDK, against every
-provider kind (the fake upstream behind a real gateway process)."""
+provider kind (the fake upstream behind a real gateway process): translated for the openai
+(chat completions), anthropic and gemini kinds, passed through for `fake_responses`, an
+openai-kind provider with `responses_api: true`."""
 
 from __future__ import annotations
 
@@ -10,12 +12,15 @@ import httpx
 import openai
 import pytest
 
-from tests.e2e.conftest import FakeUpstream
+from tests.e2e.conftest import UPSTREAM_KEY, FakeUpstream, three_provider_config
 
 pytestmark = pytest.mark.e2e
 
-MODELS = ["fake_openai:gpt-4o-mini", "fake_anthropic:claude-sonnet-4-5", "fake_gemini:gemini-2.5-flash"]
+PASSTHROUGH = "fake_responses:gpt-4o-mini"
+MODELS = ["fake_openai:gpt-4o-mini", "fake_anthropic:claude-sonnet-4-5", "fake_gemini:gemini-2.5-flash",
+          PASSTHROUGH]
 UPSTREAM_PATHS = {
+    PASSTHROUGH: ("/v1/responses",),
     "fake_openai:gpt-4o-mini": ("/v1/responses", "/v1/chat/completions"),
     "fake_anthropic:claude-sonnet-4-5": ("/v1/messages",),
     "fake_gemini:gemini-2.5-flash": ("/v1beta/models/gemini-2.5-flash:generateContent",
@@ -26,8 +31,12 @@ WEATHER = {"type": "function", "name": "get_weather", "description": "weather of
 
 
 @pytest.fixture(scope="module")
-def gateway(start_gateway: Any, gateway_config: dict[str, Any]) -> str:
-    return start_gateway(gateway_config)
+def gateway(start_gateway: Any, fake_upstream: str) -> str:
+    config = three_provider_config(fake_upstream)
+    config["providers"]["fake_responses"] = {
+        "kind": "openai", "base_url": f"{fake_upstream}/v1", "api_key": UPSTREAM_KEY, "responses_api": True,
+        "timeout_ms": 10_000, "models": {"gpt-4o-mini": {"input_per_mtok": 1.0, "output_per_mtok": 2.0}}}
+    return start_gateway(config)
 
 
 @pytest.fixture
