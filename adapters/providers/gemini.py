@@ -27,6 +27,7 @@ from google import genai
 from google.genai import errors as genai_errors
 from google.genai import types as genai_types
 
+from adapters.providers.direct import same_family_headers
 from adapters.providers.errors import from_status, retry_after_seconds, translate_transport_error
 from adapters.providers.sse import end_of_stream, json_chunks
 from adapters.redaction import header_secrets, redact_error
@@ -94,16 +95,19 @@ class GeminiProvider:
         self._api = self._client._api_client
         self._secrets = (api_key, *header_secrets(headers or {}))  # redacted from upstream errors
 
-    async def _send(self, path: str, body: dict[str, Any], *, stream: bool) -> Any:
+    async def _send(self, path: str, body: dict[str, Any], *, stream: bool,
+                    extra_headers: dict[str, str] | None = None) -> Any:
         request = self._api._build_request("post", path, {}, None)
         request.data = orjson.dumps(body)
+        if extra_headers:  # the client's same-family headers never replace the SDK's own
+            request.headers = {**extra_headers, **request.headers}
         try:
             return await self._api._async_request(request, stream=stream)
         except (genai_errors.APIError, httpx2.TransportError) as exc:
             raise translate_gemini_error(exc, self.name, self._secrets) from exc
 
-    async def _post_json(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
-        response = await self._send(path, body, stream=False)
+    async def _post_json(self, path: str, body: dict[str, Any], request: ChatRequest) -> dict[str, Any]:
+        response = await self._send(path, body, stream=False, extra_headers=same_family_headers(request, self.kind))
         try:
             payload = orjson.loads(response.response_stream[0] if response.response_stream else b"")
         except orjson.JSONDecodeError as exc:
@@ -113,13 +117,14 @@ class GeminiProvider:
         return payload
 
     async def complete(self, request: ChatRequest, model: str) -> ChatResponse:
-        payload = await self._post_json(f"{model_path(model)}:generateContent", build_request(request))
+        payload = await self._post_json(f"{model_path(model)}:generateContent", build_request(request), request)
         return parse_response(payload)
 
     async def stream(self, request: ChatRequest, model: str) -> AsyncIterator[StreamEvent]:
         body = build_request(request)
         parser = StreamParser(self.name)
-        sent = await self._send(f"{model_path(model)}:streamGenerateContent?alt=sse", body, stream=True)
+        sent = await self._send(f"{model_path(model)}:streamGenerateContent?alt=sse", body, stream=True,
+                                extra_headers=same_family_headers(request, self.kind))
         async with contextlib.aclosing(json_chunks(sent.response_stream, self.name)) as chunks:
             try:
                 async for chunk in chunks:
@@ -131,7 +136,7 @@ class GeminiProvider:
         yield end_of_stream(parser, self.name)
 
     async def count_tokens(self, request: ChatRequest, model: str) -> int:
-        payload = await self._post_json(f"{model_path(model)}:countTokens", count_body(request, model))
+        payload = await self._post_json(f"{model_path(model)}:countTokens", count_body(request, model), request)
         return int(payload.get("totalTokens") or 0)
 
     async def aclose(self) -> None:

@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator
 import httpx2
 import openai
 
-from adapters.providers.direct import DirectSender, sdk_headers
+from adapters.providers.direct import DirectSender, same_family_headers, sdk_headers
 from adapters.providers.sse import end_of_stream, json_chunks
 from adapters.redaction import redact
 from adapters.wire.openai_chat import build_request
@@ -37,11 +37,12 @@ class OpenAIProvider:
 
     async def complete(self, request: ChatRequest, model: str) -> ChatResponse:
         return parse_response(await self._send.post_json("/chat/completions",
-                                                         build_request(request, model, stream=False)))
+                                                         build_request(request, model, stream=False),
+                                                         same_family_headers(request, self.kind)))
 
     async def stream(self, request: ChatRequest, model: str) -> AsyncIterator[StreamEvent]:
         response = await self._send.post("/chat/completions", build_request(request, model, stream=True),
-                                         stream=True)
+                                         stream=True, extra_headers=same_family_headers(request, self.kind))
         parser = StreamParser()
         async with contextlib.aclosing(json_chunks(response, self.name)) as chunks:
             async for chunk in chunks:

@@ -89,8 +89,9 @@ class StreamParser:
 class StreamEncoder:
     """Domain events -> Gemini stream chunks: SSE `data:` frames, or the pieces of one JSON array."""
 
-    def __init__(self, *, sse: bool = True) -> None:
+    def __init__(self, *, sse: bool = True, provider: str = "") -> None:
         self.sse = sse
+        self._provider = provider  # named in every chunk, as in a whole response
         self._model = ""
         self._id = ""
         self._frames = 0
@@ -120,7 +121,7 @@ class StreamEncoder:
 
     def _parts(self, parts: list[dict[str, Any]]) -> bytes:
         parts = self._signed([*self._flush_call(), *parts])
-        return self._frame(response_chunk(parts, self._model, self._id)) if parts else b""
+        return self._frame(response_chunk(parts, self._model, self._id, provider=self._provider)) if parts else b""
 
     def encode(self, event: StreamEvent) -> bytes:
         if isinstance(event, TextDelta):
@@ -146,7 +147,8 @@ class StreamEncoder:
             return b""
         # An empty text part keeps `chunk.text` a string for clients that join the chunks' text.
         parts = self._signed(self._flush_call() or [{"text": ""}])
-        out = self._frame(response_chunk(parts, self._model, self._id, event.finish_reason, event.usage))
+        out = self._frame(response_chunk(parts, self._model, self._id, event.finish_reason, event.usage,
+                                         self._provider))
         return out if self.sse else out + b"]"
 
     def error(self, body: dict[str, Any]) -> bytes:
