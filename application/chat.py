@@ -15,7 +15,8 @@ from application.response_cache import CachePlan, ResponseCaching
 from application.selection import Selection, Selector, Target
 from application.settings import FallbackSettings, Family, Settings
 from domain.breaker import breaker_key
-from domain.chat import ChatRequest, ChatResponse, StreamEvent
+from domain.cache_key import reported_cache_tier
+from domain.chat import ChatRequest, ChatResponse, StreamEnd, StreamEvent
 from domain.errors import UpstreamError
 from domain.fallback import FallbackPolicy, candidates
 from domain.keys import Principal
@@ -148,7 +149,7 @@ class ChatService:
         upstream_s = time.perf_counter() - began
         if plan is not None and self._cache is not None:
             await self._cache.save(plan, answer, target)
-            answer.usage.cache_tier = "miss"
+        answer.usage.cache_tier = reported_cache_tier(None if plan is None else "miss", selection.cache_tier)
         return ChatOutcome(response=answer, target=target, selection=selection, attempts=attempts,
                            cache_tier=None if plan is None else "miss", upstream_s=upstream_s)
 
@@ -176,11 +177,26 @@ class ChatService:
                                                          discard)
         upstream_s = time.perf_counter() - began
         events = _prepend(first, rest)
-        if plan is None or self._cache is None:
-            return StreamOutcome(events=events, target=target, selection=selection, attempts=attempts,
-                                 upstream_s=upstream_s)
-        return StreamOutcome(events=self._cache.recorded(plan, events, target), target=target, selection=selection,
-                             attempts=attempts, cache_tier="miss", upstream_s=upstream_s)
+        if plan is not None and self._cache is not None:
+            events = self._cache.recorded(plan, events, target)
+        tier = reported_cache_tier(None if plan is None else "miss", selection.cache_tier)
+        if tier is not None:
+            events = _tier_at_end(events, tier)
+        return StreamOutcome(events=events, target=target, selection=selection, attempts=attempts,
+                             cache_tier=None if plan is None else "miss", upstream_s=upstream_s)
+
+
+async def _tier_at_end(events: AsyncIterator[StreamEvent], tier: str) -> AsyncIterator[StreamEvent]:
+    """The stream with `tier` as the cache tier of its final usage."""
+    try:
+        async for event in events:
+            if isinstance(event, StreamEnd):
+                event.usage.cache_tier = tier
+            yield event
+    finally:
+        aclose = getattr(events, "aclose", None)
+        if aclose is not None:
+            await aclose()
 
 
 async def _prepend(first: StreamEvent, rest: AsyncGenerator[StreamEvent, None]) -> AsyncIterator[StreamEvent]:

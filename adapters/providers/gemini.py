@@ -21,7 +21,7 @@ from typing import Any
 
 import httpx2
 
-from adapters.providers.direct import DirectSender
+from adapters.providers.direct import DirectSender, same_family_headers
 from adapters.providers.sse import end_of_stream, json_chunks
 from adapters.redaction import redact_error
 from adapters.wire.gemini_body import build_request, count_body
@@ -83,17 +83,18 @@ class GeminiProvider:
                                   timeout_s, name)
         self._secrets = self._send.secrets  # redacted from whatever the upstream echoes back
 
-    async def _post_json(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
-        return await self._send.post_json("/" + path, body)
+    async def _post_json(self, path: str, body: dict[str, Any], request: ChatRequest) -> dict[str, Any]:
+        return await self._send.post_json("/" + path, body, same_family_headers(request, self.kind))
 
     async def complete(self, request: ChatRequest, model: str) -> ChatResponse:
-        payload = await self._post_json(f"{model_path(model)}:generateContent", build_request(request))
+        payload = await self._post_json(f"{model_path(model)}:generateContent", build_request(request), request)
         return parse_response(payload)
 
     async def stream(self, request: ChatRequest, model: str) -> AsyncIterator[StreamEvent]:
         body = build_request(request)
         parser = StreamParser(self.name)
-        sent = await self._send.post(f"/{model_path(model)}:streamGenerateContent?alt=sse", body, stream=True)
+        sent = await self._send.post(f"/{model_path(model)}:streamGenerateContent?alt=sse", body, stream=True,
+                                     extra_headers=same_family_headers(request, self.kind))
         async with contextlib.aclosing(json_chunks(sent, self.name)) as chunks:
             try:
                 async for chunk in chunks:
@@ -105,7 +106,7 @@ class GeminiProvider:
         yield end_of_stream(parser, self.name)
 
     async def count_tokens(self, request: ChatRequest, model: str) -> int:
-        payload = await self._post_json(f"{model_path(model)}:countTokens", count_body(request, model))
+        payload = await self._post_json(f"{model_path(model)}:countTokens", count_body(request, model), request)
         return int(payload.get("totalTokens") or 0)
 
     async def aclose(self) -> None:

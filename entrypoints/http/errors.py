@@ -35,6 +35,7 @@ _ANTHROPIC_TYPE: dict[ErrorKind, str] = {
     "rate_limited": "rate_limit_error",
     "unavailable": "overloaded_error",
     "timeout": "timeout_error",
+    "overloaded": "overloaded_error",
 }
 _GOOGLE_STATUS: dict[ErrorKind, str] = {
     "invalid_request": "INVALID_ARGUMENT",
@@ -48,6 +49,7 @@ _GOOGLE_STATUS: dict[ErrorKind, str] = {
     "upstream": "UNAVAILABLE",
     "unavailable": "UNAVAILABLE",
     "timeout": "DEADLINE_EXCEEDED",
+    "overloaded": "UNAVAILABLE",
 }
 
 
@@ -60,12 +62,19 @@ def family_for_path(path: str) -> Family:
     return "openai"
 
 
+def status_for(family: Family, kind: ErrorKind) -> int:
+    """The HTTP status of `kind` in `family`: STATUS, except that only Anthropic has 529."""
+    if kind == "overloaded" and family != "anthropic":
+        return STATUS["unavailable"]
+    return STATUS[kind]
+
+
 def error_body(family: Family, kind: ErrorKind, message: str, param: str | None = None,
                code: str | None = None) -> dict[str, Any]:
     if family == "anthropic":
         return {"type": "error", "error": {"type": _ANTHROPIC_TYPE.get(kind, "api_error"), "message": message}}
     if family == "gemini":
-        return {"error": {"code": STATUS[kind], "message": message, "status": _GOOGLE_STATUS[kind]}}
+        return {"error": {"code": status_for(family, kind), "message": message, "status": _GOOGLE_STATUS[kind]}}
     return {"error": {"message": message, "type": _OPENAI_TYPE.get(kind, "api_error"), "param": param,
                       "code": code}}
 
@@ -82,7 +91,7 @@ def error_response(family: Family, exc: BaseException, request_id: str = "") -> 
     kind, message, param, code = describe(exc)
     if kind == "internal":
         log.exception("internal error serving %s", request_id, exc_info=exc)
-    status = STATUS[kind]
+    status = status_for(family, kind)
     headers: list[tuple[bytes, bytes]] = []
     retry_after = retry_after_header(exc)
     if retry_after is not None:
