@@ -11,6 +11,11 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+from pydantic_core import ErrorDetails
+
+from application.keys import validate_changes
+from domain.errors import InvalidRequest
+from entrypoints.http.schemas.validation import parse
 
 Amount = str | int | float
 
@@ -50,7 +55,7 @@ class AdjustCreditsRequest(BaseModel):
     organization_id: str = Field(min_length=1, max_length=255)
     amount: Amount = Field(description="positive amount")
     type: Literal["promotional", "refund"] = "promotional"
-    description: str = ""
+    description: str | None = None
     metadata: dict[str, Any] | None = None
     idempotency_key: str | None = Field(default=None, min_length=1, max_length=255)
 
@@ -205,3 +210,59 @@ class CheckoutSessionOut(BaseModel):
     organization_id: str
     amount: str
     currency: str
+
+
+# --- request parsing: pydantic first, the application's own messages for what it rejects -------
+
+_MESSAGES = {
+    "key": "key must be a string",
+    "organization_id": "organization_id must be a non-empty string",
+    "idempotency_key": "idempotency_key must be a non-empty string",
+    "type": "type must be 'promotional' or 'refund'",
+    "description": "description must be a string",
+    "metadata": "metadata must be a JSON object",
+    "amount": "amount must be a positive number",
+    "success_url": "success_url must be an http(s) URL",
+    "cancel_url": "cancel_url must be an http(s) URL",
+    "customer_email": "customer_email must be a string",
+}
+
+
+def _key_field_message(error: ErrorDetails, param: str, unknown: str) -> str | None:
+    """A key field's message as `application.keys` words it (the CLI and library see the same)."""
+    if error["type"] == "extra_forbidden":
+        return f"{unknown} {param!r}"
+    try:
+        validate_changes({param: error["input"]})
+    except InvalidRequest as exc:
+        return exc.message
+    return None
+
+
+def parse_create_key(body: dict[str, Any]) -> CreateKeyRequest:
+    if "name" not in body:
+        raise InvalidRequest("name must be a non-empty string of at most 255 characters", param="name")
+    return parse(CreateKeyRequest, body, lambda error, param: _key_field_message(error, param, "unknown field"))
+
+
+def parse_key_changes(body: dict[str, Any]) -> dict[str, Any]:
+    """The fields a PATCH sets (null included), typed."""
+    changes = parse(UpdateKeyRequest, body,
+                    lambda error, param: _key_field_message(error, param, "unknown or read-only field"))
+    return changes.model_dump(exclude_unset=True)
+
+
+def _message(error: ErrorDetails, param: str) -> str | None:
+    return _MESSAGES.get(param)
+
+
+def parse_verify(body: dict[str, Any]) -> VerifyKeyRequest:
+    return parse(VerifyKeyRequest, body, _message)
+
+
+def parse_adjustment(body: dict[str, Any]) -> AdjustCreditsRequest:
+    return parse(AdjustCreditsRequest, body, _message)
+
+
+def parse_checkout(body: dict[str, Any]) -> CheckoutRequestIn:
+    return parse(CheckoutRequestIn, body, _message)
