@@ -24,6 +24,7 @@ from entrypoints.http import (
     anthropic_routes,
     gemini_routes,
     openai_routes,
+    openapi,
     responses_routes,
     routing_routes,
     system_routes,
@@ -44,6 +45,15 @@ FAMILY_ROUTES: dict[Family, Callable[[Router], None]] = {
     "messages": anthropic_routes.register,
     "gemini": gemini_routes.register,
 }
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("adaptive-proxy")
+    except PackageNotFoundError:
+        return "0.0.0"
 
 
 def served_families(settings: Settings) -> list[Family]:
@@ -88,6 +98,7 @@ def create_app(container: Container, middlewares: Sequence[Middleware] = ()) -> 
     system_routes.register_welcome(router)
     router.fallback = not_served
     app = Application(router=router, services=services)
+    openapi.register(router, app, version=_version())
     app.middlewares.append(gateway_middleware(settings.server.max_body_bytes))
     access = access_middleware_for(container, settings)  # None when keys, usage and admin API are all off
     if access is not None:
