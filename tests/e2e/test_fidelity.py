@@ -352,6 +352,13 @@ def test_anthropic_beta_goes_only_to_anthropic_providers(claude: anthropic.Anthr
     assert "x-other" not in headers  # not on the allow-list
 
 
+def test_anthropic_beta_reaches_token_counting(claude: anthropic.Anthropic, fake: Any) -> None:
+    claude.messages.count_tokens(model=MODELS["anthropic"], messages=[{"role": "user", "content": "hi"}],
+                                 extra_headers={"anthropic-beta": "token-counting-2024-11-01"})
+    assert fake.last_request["path"] == "/v1/messages/count_tokens"
+    assert fake.last_request["headers"]["anthropic-beta"] == "token-counting-2024-11-01"
+
+
 @pytest.mark.parametrize("kind", KINDS)
 def test_openai_beta_goes_only_to_openai_providers(oai: openai.OpenAI, fake: Any, kind: str) -> None:
     list(oai.chat.completions.create(model=MODELS[kind], messages=[{"role": "user", "content": "hi"}], stream=True,
