@@ -340,6 +340,21 @@ def test_upstream_529_is_overloaded_for_anthropic_and_503_elsewhere(oai: openai.
     assert gemini_error.value.code == 503
 
 
+@pytest.mark.parametrize("kind", KINDS)
+def test_upstream_401_is_the_gateways_problem_502(oai: openai.OpenAI, claude: anthropic.Anthropic,
+                                                  gemini: genai.Client, fake: Any, kind: str) -> None:
+    prompt = "hello [[fake:status=401]]"
+    with pytest.raises(openai.InternalServerError) as oai_error:
+        oai.chat.completions.create(model=MODELS[kind], messages=[{"role": "user", "content": prompt}])
+    assert oai_error.value.status_code == 502
+    with pytest.raises(anthropic.InternalServerError) as claude_error:
+        claude.messages.create(model=MODELS[kind], max_tokens=16, messages=[{"role": "user", "content": prompt}])
+    assert claude_error.value.status_code == 502
+    with pytest.raises(genai_errors.ServerError) as gemini_error:
+        gemini.models.generate_content(model=MODELS[kind], contents=prompt)
+    assert gemini_error.value.code == 502
+
+
 # --- provider-specific headers -------------------------------------------------------------------
 
 
