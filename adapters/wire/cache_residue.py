@@ -287,6 +287,8 @@ def residue(request: ChatRequest) -> Residue:
     the request cannot be answered from a cached domain response."""
     if request.raw is None:
         return {}
+    if request.untranslated:  # parts the domain form does not hold (adapters/wire/untranslated.py)
+        return None
     check = _FAMILIES.get(request.raw_family or "")
     if check is None:
         return None

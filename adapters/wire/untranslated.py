@@ -29,24 +29,24 @@ def check_translation(request: ChatRequest, target: Family) -> None:
     for item in request.untranslated:
         if not item.known:
             raise InvalidRequest(f"{item.where}: unknown {request.raw_family} content part {item.kind!r}; "
-                                 f"it cannot be translated for a {target} provider", param=item.where,
+                                 f"it cannot be translated for a provider of kind {target}", param=item.where,
                                  code="unsupported_content")
     choice = request.tool_choice
     if choice is not None and choice.mode == "tool":
         forced = next((i for i in request.untranslated if i.name is not None and i.name == choice.name), None)
         if forced is not None:
-            raise InvalidRequest(f"tool_choice requires {_describe(forced)}, which a {target} provider "
+            raise InvalidRequest(f"tool_choice requires {_describe(forced)}, which a provider of kind {target} "
                                  "does not have", param="tool_choice", code="unsupported_content")
     last = request.messages[-1] if request.messages else None
     if last is not None and last.role == "user" and not last.content:
         dropped = ", ".join(_describe(i) for i in request.untranslated if i.name is None)
-        raise InvalidRequest(f"the last user turn holds only parts a {target} provider cannot take: {dropped}",
-                             param="messages", code="unsupported_content")
+        raise InvalidRequest(f"the last user turn holds only parts a provider of kind {target} cannot take: "
+                             f"{dropped}", param="messages", code="unsupported_content")
 
 
 def translation_notes(request: ChatRequest, target: Family) -> list[str]:
     """One note per part dropped when `request` went to a provider of family `target`."""
     if request.raw_family is None or request.raw_family == target:
         return []
-    return [f"dropped {_describe(item)}: a {target} provider cannot take it"
+    return [f"dropped {_describe(item)}: a provider of kind {target} cannot take it"
             for item in request.untranslated if item.known]
