@@ -38,6 +38,7 @@ from adapters.wire.cache_residue import residue as wire_residue
 from application.access import AccessGate, RateLimitedProviderFactory
 from application.billing import BillingService
 from application.dashboard import DashboardReads
+from application.embeddings import EmbeddingService
 from application.execution import Executor
 from application.health import HealthService, Section, breaker_section, status_section
 from application.keys import KeyCache, KeyService
@@ -127,7 +128,7 @@ def _external_router(settings: Settings, http_client: httpx2.AsyncClient) -> Ext
 
 def _pricing_catalog(settings: Settings) -> Catalog:
     """Prices come from the YAML only: a request's provider overrides never change what it costs."""
-    return catalog_for(base_config(settings), list(settings.providers))
+    return catalog_for(base_config(settings), list(settings.providers), kinds=("chat", "embedding"))
 
 
 def _payments(settings: Settings) -> StripePaymentEvents | None:
@@ -291,6 +292,8 @@ class Container(containers.DeclarativeContainer):
     chat_service = providers.Factory(ObservedChat, settings=settings, registry=registry, executor=executor,
                                      selector=selector, base=base_request_config, cache=cache.response_caching,
                                      observers=observers, pricing=metering.pricing)
+    embedding_service = providers.Factory(EmbeddingService, settings=settings, registry=registry,
+                                          executor=executor, base=base_request_config)
     health_service = providers.Singleton(
         HealthService, settings=settings,
         probes=providers.Callable(_probes, settings, redis, metering.engine.provider),

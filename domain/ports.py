@@ -18,6 +18,7 @@ from domain.cache_key import CachedResponse
 from domain.catalog import ModelInfo
 from domain.chat import ChatRequest, ChatResponse, StreamEvent
 from domain.credits import CreditBalance, CreditTransaction, Grant
+from domain.embeddings import EmbeddingRequest, Embeddings
 from domain.keys import ApiKey
 from domain.payments import CheckoutRequest, CheckoutSession, PaymentEvent
 from domain.ratelimit import RateDecision
@@ -44,6 +45,15 @@ class ChatProvider(Protocol):
     async def count_tokens(self, request: ChatRequest, model: str) -> int: ...
 
     async def aclose(self) -> None: ...
+
+
+class EmbeddingProvider(Protocol):
+    """A provider that embeds text (OpenAI-kind `/embeddings`, Gemini `batchEmbedContents`).
+    Raises `domain.errors.UpstreamError` on failure, `InvalidRequest` for inputs it cannot take."""
+
+    name: str
+
+    async def embed(self, request: EmbeddingRequest, model: str) -> Embeddings: ...
 
 
 class Clock(Protocol):

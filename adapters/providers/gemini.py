@@ -30,10 +30,12 @@ from google.genai import types as genai_types
 from adapters.providers.errors import from_status, retry_after_seconds, translate_transport_error
 from adapters.providers.sse import end_of_stream, json_chunks
 from adapters.redaction import header_secrets, redact_error
+from adapters.wire import embeddings
 from adapters.wire.gemini_body import build_request, count_body
 from adapters.wire.gemini_response import parse_response
 from adapters.wire.gemini_stream import StreamParser
 from domain.chat import ChatRequest, ChatResponse, StreamEvent
+from domain.embeddings import EmbeddingRequest, Embeddings
 from domain.errors import UpstreamError
 
 DEFAULT_BASE_URL = "https://generativelanguage.googleapis.com"
@@ -129,6 +131,11 @@ class GeminiProvider:
                 redact_error(exc, self._secrets)
                 raise
         yield end_of_stream(parser, self.name)
+
+    async def embed(self, request: EmbeddingRequest, model: str) -> Embeddings:
+        body = embeddings.gemini_body(request, model_path(model), self.name)
+        payload = await self._post_json(f"{model_path(model)}:batchEmbedContents", body)
+        return embeddings.parse_gemini(payload, request, self.name)
 
     async def count_tokens(self, request: ChatRequest, model: str) -> int:
         payload = await self._post_json(f"{model_path(model)}:countTokens", count_body(request, model))
