@@ -1,6 +1,8 @@
 """`POST /v1/embeddings` through a real metered gateway, driven by the official openai SDK's
 `client.embeddings.create`, against an OpenAI-kind and a Gemini provider (the fake upstream
-behind): vectors, dimensions, base64, token arrays, usage rows and credits, and the refusals."""
+behind): vectors, dimensions, base64, token arrays, usage rows and credits, and the refusals.
+The same metered gateway checks the Responses passthrough's usage rows (usage from the
+upstream's `response.completed`)."""
 
 from __future__ import annotations
 
@@ -32,6 +34,7 @@ def gateway(start_gateway: Callable[[dict[str, Any]], str], fake_upstream: str,
     config["providers"]["fake_openai"]["models"]["text-embedding-3-small"] = EMBEDDING
     config["providers"]["fake_gemini"]["models"]["gemini-embedding-001"] = EMBEDDING
     config["providers"]["fake_anthropic"]["models"]["claude-embed"] = EMBEDDING
+    config["providers"]["fake_responses"] = {**config["providers"]["fake_openai"], "responses_api": True}
     return start_gateway(config)
 
 
@@ -101,20 +104,45 @@ def test_bare_and_auto_models_pick_an_embedding_model(sdk: openai.OpenAI) -> Non
     assert raw.headers["x-adaptive-model"] in ("text-embedding-3-small", "gemini-embedding-001")
 
 
+def usage_row(gateway: str, key_id: int, request_id: str) -> dict[str, Any]:
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:  # rows are written in batches, every 20 ms here
+        rows = httpx.get(f"{gateway}/admin/api-keys/{key_id}/usage", headers=ADMIN).json()
+        items = rows["data"] if isinstance(rows, dict) else rows
+        row = next((r for r in items if r.get("request_id") == request_id), None)
+        if row is not None:
+            return dict(row)
+        time.sleep(0.05)
+    raise AssertionError(f"no usage row for {request_id}")
+
+
 def test_usage_rows_and_credits(gateway: str, sdk: openai.OpenAI, key: tuple[str, int]) -> None:
     before = Decimal(httpx.get(f"{gateway}/admin/credits/balance/emb-org", headers=ADMIN).json()["balance"])
     reply = sdk.embeddings.create(model=OPENAI_MODEL, input="four words of text", encoding_format="float",
                                   extra_headers={"x-request-id": "emb-usage-1"})
     tokens = reply.usage.prompt_tokens
-    deadline = time.monotonic() + 10
-    row: dict[str, Any] | None = None
-    while row is None and time.monotonic() < deadline:
-        rows = httpx.get(f"{gateway}/admin/api-keys/{key[1]}/usage", headers=ADMIN).json()
-        items = rows["data"] if isinstance(rows, dict) else rows
-        row = next((r for r in items if r.get("request_id") == "emb-usage-1"), None)
-        time.sleep(0.05)
-    assert row is not None, "no usage row for the embeddings request"
+    row = usage_row(gateway, key[1], "emb-usage-1")
     assert row["endpoint"] == "/v1/embeddings" and row["provider"] == "fake_openai"
     assert row["input_tokens"] == tokens and Decimal(row["cost"]) == Decimal(tokens) * Decimal("0.001")
     after = Decimal(httpx.get(f"{gateway}/admin/credits/balance/emb-org", headers=ADMIN).json()["balance"])
     assert before - after >= Decimal(row["cost"]) > 0
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_responses_passthrough_usage_rows(gateway: str, sdk: openai.OpenAI, key: tuple[str, int],
+                                          fake: FakeUpstream, stream: bool) -> None:
+    request_id = f"resp-usage-{stream}"
+    if stream:
+        with sdk.responses.stream(model="fake_responses:gpt-4o-mini", input="meter me please",
+                                  extra_headers={"x-request-id": request_id}) as events:
+            for _ in events:
+                pass
+            usage = events.get_final_response().usage
+    else:
+        usage = sdk.responses.create(model="fake_responses:gpt-4o-mini", input="meter me please",
+                                     extra_headers={"x-request-id": request_id}).usage
+    assert fake.last_request["path"] == "/v1/responses" and usage is not None
+    row = usage_row(gateway, key[1], request_id)
+    assert row["endpoint"] == "/v1/responses" and row["provider"] == "fake_responses"
+    assert (row["input_tokens"], row["output_tokens"]) == (usage.input_tokens, usage.output_tokens)
+    assert row["streamed"] is stream and Decimal(row["cost"]) > 0

@@ -132,3 +132,70 @@ def test_hosted_tools_dropped_with_a_note_or_refused(sdk: openai.OpenAI) -> None
         sdk.responses.create(model="fake_anthropic:claude-sonnet-4-5", input="search",
                              tools=[{"type": "web_search"}], tool_choice={"type": "web_search"})
     assert err.value.body["param"] == "tool_choice"
+
+
+# --- the passthrough path (fake_responses: responses_api: true) -------------------------------
+
+
+def test_passthrough_forwards_the_body_and_returns_the_upstreams_object(sdk: openai.OpenAI,
+                                                                       fake: FakeUpstream) -> None:
+    raw = sdk.responses.with_raw_response.create(
+        model=PASSTHROUGH, input="search the web", tools=[{"type": "web_search"}, WEATHER],
+        metadata={"team": "a"}, extra_body={"fallback": {"mode": "sequential"}})
+    response = raw.parse()
+    assert response.id.startswith("resp_fake_")  # the upstream's own id and object, relayed
+    assert "x-adaptive-notes" not in raw.headers  # nothing dropped: the provider runs hosted tools
+    assert raw.headers["x-adaptive-provider"] == "fake_responses"
+    sent = fake.last_request
+    assert sent["path"] == "/v1/responses"
+    body = sent["body"]
+    assert body["model"] == "gpt-4o-mini" and body["stream"] is False and body["metadata"] == {"team": "a"}
+    assert [t["type"] for t in body["tools"]] == ["web_search", "function"]
+    assert "fallback" not in body and "previous_response_id" not in body
+    assert sdk.responses.retrieve(response.id).output_text == response.output_text
+
+
+def test_passthrough_stream_relays_the_upstreams_events(sdk: openai.OpenAI, fake: FakeUpstream) -> None:
+    with sdk.responses.stream(model=PASSTHROUGH, input="relay me", tools=[{"type": "web_search"}]) as stream:
+        events = list(stream)
+        final = stream.get_final_response()
+    assert [e.sequence_number for e in events] == list(range(len(events)))
+    deltas = [e for e in events if e.type == "response.output_text.delta"]
+    assert deltas and all(e.item_id == "msg_fake_1" for e in deltas)  # the upstream's item ids
+    assert final.id.startswith("resp_fake_") and final.output_text == "Fake reply to: relay me"
+    assert fake.last_request["body"]["stream"] is True
+    assert sdk.responses.retrieve(final.id).output_text == final.output_text
+
+
+@pytest.mark.parametrize("first,second", [(PASSTHROUGH, "fake_anthropic:claude-sonnet-4-5"),
+                                          ("fake_gemini:gemini-2.5-flash", PASSTHROUGH)])
+def test_passthrough_conversations_continue_across_kinds(sdk: openai.OpenAI, fake: FakeUpstream,
+                                                         first: str, second: str) -> None:
+    with sdk.responses.stream(model=first, input="remember the word tangerine") as stream:
+        for _ in stream:
+            pass
+        opening = stream.get_final_response()
+    with sdk.responses.stream(model=second, input="which word?", previous_response_id=opening.id) as stream:
+        for _ in stream:
+            pass
+        reply = stream.get_final_response()
+    assert reply.output_text == "Fake reply to: which word?"
+    body = fake.last_request["body"]
+    assert "remember the word tangerine" in json.dumps(body) and opening.output_text in json.dumps(body)
+    if second == PASSTHROUGH:  # the gateway's history goes as input items, not as an id upstream
+        assert "previous_response_id" not in body and body["input"][-1]["content"] == [
+            {"type": "input_text", "text": "which word?"}]
+
+
+def test_passthrough_falls_back_before_the_first_byte(sdk: openai.OpenAI, fake: FakeUpstream) -> None:
+    for stream in (False, True):
+        fake.script({"status": 503})  # the passthrough provider's answer; the next candidate is healthy
+        raw = sdk.responses.with_raw_response.create(
+            model=PASSTHROUGH, input="fall back", stream=stream,
+            extra_body={"fallback": {"mode": "sequential", "max_retries": 0}})
+        assert raw.headers["x-adaptive-provider"] != "fake_responses"
+        if stream:
+            assert "response.completed" in raw.http_response.read().decode()
+        else:
+            assert raw.parse().output_text == "Fake reply to: fall back"
+
