@@ -90,10 +90,21 @@ def test_tool_round_trip(sdk: openai.OpenAI, model: str, stream: bool) -> None:
     assert second.output_text == "Tool result received: sunny, 21C"
 
 
+def _create(sdk: openai.OpenAI, stream: bool, **kwargs: Any) -> Any:
+    if not stream:
+        return sdk.responses.create(**kwargs)
+    with sdk.responses.stream(**kwargs) as events:
+        for _ in events:
+            pass
+        return events.get_final_response()
+
+
 @pytest.mark.parametrize("model", MODELS)
-def test_previous_response_id_continues_on_any_provider(sdk: openai.OpenAI, fake: FakeUpstream, model: str) -> None:
-    first = sdk.responses.create(model="fake_openai:gpt-4o-mini", input="remember the word tangerine", store=True)
-    second = sdk.responses.create(model=model, input="which word?", previous_response_id=first.id)
+@pytest.mark.parametrize("stream", [False, True])
+def test_previous_response_id_continues_on_any_provider(sdk: openai.OpenAI, fake: FakeUpstream, model: str,
+                                                        stream: bool) -> None:
+    first = _create(sdk, stream, model="fake_openai:gpt-4o-mini", input="remember the word tangerine", store=True)
+    second = _create(sdk, stream, model=model, input="which word?", previous_response_id=first.id)
     assert second.output_text == "Fake reply to: which word?"
     sent = json.dumps(fake.last_request["body"])
     assert "remember the word tangerine" in sent and first.output_text in sent  # the history went upstream
@@ -101,6 +112,17 @@ def test_previous_response_id_continues_on_any_provider(sdk: openai.OpenAI, fake
     assert sdk.responses.delete(second.id) is None
     with pytest.raises(openai.NotFoundError):
         sdk.responses.retrieve(second.id)
+
+
+@pytest.mark.parametrize("model", MODELS)
+@pytest.mark.parametrize("stream", [False, True])
+def test_tool_output_continues_from_previous_response_id(sdk: openai.OpenAI, model: str, stream: bool) -> None:
+    """How Codex and the Agents SDK send tool results: only the output, after the stored call."""
+    first = _create(sdk, stream, model=model, tools=[WEATHER], input="weather in Paris?")
+    call = next(item for item in first.output if item.type == "function_call")
+    second = _create(sdk, stream, model=model, tools=[WEATHER], previous_response_id=first.id, input=[
+        {"type": "function_call_output", "call_id": call.call_id, "output": "sunny, 21C"}])
+    assert second.output_text == "Tool result received: sunny, 21C"
 
 
 def test_store_false_keeps_nothing(sdk: openai.OpenAI) -> None:
