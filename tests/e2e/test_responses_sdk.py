@@ -221,3 +221,15 @@ def test_passthrough_falls_back_before_the_first_byte(sdk: openai.OpenAI, fake: 
         else:
             assert raw.parse().output_text == "Fake reply to: fall back"
 
+
+
+def test_codex_first_request_passes_through_whole(gateway: str, fake: FakeUpstream) -> None:
+    from tests.agents.test_recorded_requests import recorded
+
+    codex = recorded("codex")["body"]
+    reply = httpx.post(f"{gateway}/v1/responses", json={**codex, "model": PASSTHROUGH}, timeout=30)
+    assert reply.status_code == 200, reply.text
+    assert b"response.completed" in reply.content and "x-adaptive-notes" not in reply.headers
+    sent = fake.last_request["body"]
+    assert sent["tools"] == codex["tools"] and sent["include"] == codex["include"]  # namespace, web_search kept
+    assert sent["input"] == codex["input"] and sent["model"] == "gpt-4o-mini"
