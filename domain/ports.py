@@ -2,8 +2,8 @@
 
 Ports speak domain types only. The storage ports (breaker store, keys, usage, credits, rate
 limiter, keyed cache, embedder) have an in-memory adapter in `adapters/memory/` that is a real
-implementation (the embedded default) beside their Redis/SQL ones. ChatProvider, Clock,
-ModelRouter and PaymentEvents have no in-memory twin: tests use fakes or the fake upstream.
+implementation (the embedded default) beside their Redis/SQL ones. ChatProvider,
+EmbeddingProvider, Clock, ModelRouter and PaymentEvents have no in-memory twin: tests use fakes or the fake upstream.
 """
 
 from __future__ import annotations
