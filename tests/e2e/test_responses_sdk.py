@@ -233,3 +233,14 @@ def test_codex_first_request_passes_through_whole(gateway: str, fake: FakeUpstre
     sent = fake.last_request["body"]
     assert sent["tools"] == codex["tools"] and sent["include"] == codex["include"]  # namespace, web_search kept
     assert sent["input"] == codex["input"] and sent["model"] == "gpt-4o-mini"
+
+
+def test_passthrough_stream_cut_midway_ends_with_response_failed(gateway: str, fake: FakeUpstream) -> None:
+    fake.script({"cut_after": 2})  # the upstream drops the connection after two deltas
+    reply = httpx.post(f"{gateway}/v1/responses", timeout=30,
+                       json={"model": PASSTHROUGH, "input": "a long answer that will be cut", "stream": True})
+    events = [json.loads(line[6:]) for line in reply.text.splitlines() if line.startswith("data: ")]
+    assert events[0]["type"] == "response.created" and events[-1]["type"] == "response.failed"
+    assert events[-1]["sequence_number"] == events[-2]["sequence_number"] + 1  # continues the upstream's numbering
+    assert events[-1]["response"]["id"] == events[0]["response"]["id"]
+    assert sum(e["type"] == "response.failed" for e in events) == 1
