@@ -16,10 +16,11 @@ from blacksheep import Request, Response
 from blacksheep.server.routing import Router
 
 from adapters.wire.responses.conversation import deleted_body, document_for, history_of, not_found
-from adapters.wire.responses.request import ResponsesContext, parse_request
+from adapters.wire.responses.request import ResponsesContext, hosted_choice_refused, parse_request
 from adapters.wire.responses.response import encode_response, item_count
 from adapters.wire.responses.stream import RelayEncoder, StreamEncoder, sse
 from application.chat import ChatCall, ChatService
+from application.request_config import RequestConfig
 from domain.chat import RawEvent, StreamEnd, StreamEvent
 from domain.ports import ResponseStore
 from entrypoints.http.errors import describe, request_id_of
@@ -42,6 +43,8 @@ async def create_response(request: Request, chat: ChatService, store: ResponseSt
     history = history_of(await store.get(previous), previous) if isinstance(previous, str) and previous else []
     chat_request, context = parse_request(body, history)
     config = chat.resolve_config(body)
+    if context.required_hosted and not _pinned_passthrough(chat_request.model, config):
+        raise hosted_choice_refused(context)
     call = ChatCall(chat_request, "chat_completions", config, request_id_of(request), **cache_inputs(request))
     response_id, created_at = new_id("resp"), int(time.time())
     if call.request.stream:
@@ -74,6 +77,13 @@ async def create_response(request: Request, chat: ChatService, store: ResponseSt
     if context.store and isinstance(out.get("id"), str):
         await store.put(out["id"], document_for(out, history, context.input_items))
     return json_response(out, headers=[*served_headers(result), *_notes(context, relayed)])
+
+
+def _pinned_passthrough(model: str, config: RequestConfig) -> bool:
+    """A `provider:model` whose provider has the Responses API, with no fallback to a translated one."""
+    provider = config.providers.get(model.partition(":")[0]) if ":" in model else None
+    may_fall_back = config.fallback.on_manual_override or config.fallback_requested
+    return provider is not None and provider.has_responses_api and not may_fall_back
 
 
 def _notes(context: ResponsesContext, relayed: bool) -> list[tuple[bytes, bytes]]:

@@ -244,3 +244,13 @@ def test_passthrough_stream_cut_midway_ends_with_response_failed(gateway: str, f
     assert events[-1]["sequence_number"] == events[-2]["sequence_number"] + 1  # continues the upstream's numbering
     assert events[-1]["response"]["id"] == events[0]["response"]["id"]
     assert sum(e["type"] == "response.failed" for e in events) == 1
+
+
+def test_a_required_hosted_tool_is_taken_only_by_a_pinned_passthrough(sdk: openai.OpenAI, fake: FakeUpstream) -> None:
+    ask: dict[str, Any] = {"input": "search", "tools": [{"type": "web_search"}], "tool_choice": {"type": "web_search"}}
+    assert sdk.responses.create(model=PASSTHROUGH, **ask).status == "completed"
+    assert fake.last_request["body"]["tool_choice"] == {"type": "web_search"}
+    for refused in ({"model": "auto"}, {"model": PASSTHROUGH, "extra_body": {"fallback": {"mode": "sequential"}}}):
+        with pytest.raises(openai.BadRequestError) as err:  # it could end up translated: hosted tool lost
+            sdk.responses.create(**ask, **refused)
+        assert err.value.body["param"] == "tool_choice"
