@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx2
 import redis.asyncio as redis_asyncio
@@ -42,9 +42,9 @@ from application.embeddings import EmbeddingService
 from application.execution import Executor
 from application.health import HealthService, Section, breaker_section, status_section
 from application.keys import KeyCache, KeyService
+from application.metered_chat import MeteredChat
 from application.metering import Metering, PendingSpend
 from application.model_selection import ModelSelectionService
-from application.observation import ObservedChat
 from application.providers import ProviderRegistry
 from application.request_config import base_config
 from application.response_cache import ResponseCaching, config_namespace
@@ -61,6 +61,14 @@ from domain.telemetry import Observers
 if TYPE_CHECKING:
     from adapters.providers.embeddings import OpenAIEmbedder
     from adapters.stripe.payments import StripePaymentEvents
+
+
+T = TypeVar("T")
+
+
+def _when(enabled: bool, provider: Callable[[], T]) -> Callable[[], T] | None:
+    """`provider` (called when first needed) if the feature is on, else None."""
+    return provider if enabled else None
 
 
 def _store_kind(settings: Settings) -> str:
@@ -289,9 +297,15 @@ class Container(containers.DeclarativeContainer):
     # Factory: cheap, and container overrides apply on every request.
     # Every finished chat request's RequestRecord goes here; adapters `container.observers().add(...)`.
     observers = providers.Singleton(Observers)
-    chat_service = providers.Factory(ObservedChat, settings=settings, registry=registry, executor=executor,
+    # The chat use case every frontend calls: observed, metered and admitted (MeteredChat); the
+    # ledger and the gate are handed over as providers, None when usage recording / API keys are off.
+    chat_service = providers.Factory(MeteredChat, settings=settings, registry=registry, executor=executor,
                                      selector=selector, base=base_request_config, cache=cache.response_caching,
-                                     observers=observers, pricing=metering.pricing)
+                                     observers=observers, pricing=metering.pricing,
+                                     metering=providers.Callable(_when, settings.provided.usage_recording,
+                                                                 metering.metering.provider),
+                                     gate=providers.Callable(_when, settings.provided.auth.api_keys,
+                                                             metering.access_gate.provider))
     embedding_service = providers.Factory(EmbeddingService, settings=settings, registry=registry,
                                           executor=executor, base=base_request_config)
     health_service = providers.Singleton(

@@ -83,4 +83,4 @@ class EmbeddingService:
             return breaker_key(chosen.provider, chosen.model, per_model)
 
         _, result = await self._executor.run([target], attempt, fallback_policy(config.fallback), key)
-        return target, cast(Embeddings, result)
+        return target, result

@@ -35,6 +35,7 @@ class Selection:
     source: SelectionSource
     manual: bool = False
     difficulty: float | None = None  # the router's estimate, when it chose
+    cache_tier: str | None = None  # the routing cache's outcome (exact / semantic / miss) when it was consulted
 
 
 def catalog_for(config: RequestConfig, provider_names: list[str],
@@ -139,7 +140,8 @@ class Selector:
                 routed = await self._routing.route(models, routing_input(request), options.cost_bias, options)
                 decision = routed.decision
                 targets = [Target(m.provider, m.model) for m in (decision.model, *decision.alternatives)]
-                return Selection(targets=targets, source=routed.source, difficulty=decision.difficulty)
+                return Selection(targets=targets, source=routed.source, difficulty=decision.difficulty,
+                                 cache_tier=routed.cache_tier)
         default = self._default_target(config, allowed)
         return Selection(targets=[default, *self._alternatives(default, catalog, request, config)], source="default")
 

@@ -8,6 +8,8 @@ measures with bench/loadgen.py:
   - streaming time to first byte added by the gateway, same-format and cross-format;
   - the gateway's peak RSS.
 Usage: .venv/bin/python bench/run.py [--rate 300] [--duration 10] [--connections 32]
+With --workers N it measures instead saturation throughput with 1 worker and with N workers,
+side by side (bench/workers.py): .venv/bin/python bench/run.py --workers 2
 """
 
 from __future__ import annotations
@@ -120,7 +122,16 @@ def main() -> None:
     parser.add_argument("--stream-rate", type=float, default=100)
     parser.add_argument("--duration", type=float, default=10)
     parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--workers", type=int, default=0, help="compare 1 worker with N (bench/workers.py)")
+    parser.add_argument("--rounds", type=int, default=2, help="--workers: rounds of (1, N) alternating")
+    parser.add_argument("--generator", choices=["auto", "wrk", "loadgen"], default="auto")
+    parser.add_argument("--upstream", choices=["auto", "nginx", "fake"], default="auto")
     args = parser.parse_args()
+    if args.workers:
+        import workers
+
+        workers.main(args)
+        return
     up, gw = free_port(), free_port()
     config = {
         "server": {"log_level": "warning"},

@@ -108,6 +108,19 @@ class ResponseFormat:
 ReasoningEffort = Literal["minimal", "low", "medium", "high"]
 
 
+@dataclass(frozen=True, slots=True)
+class Untranslated:
+    """A piece of the inbound body the domain does not carry, e.g. `messages[0].content[1]` of
+    kind `input_audio`. `known`: a part of the family's API that other families cannot take
+    (dropped, with a note, when translating); otherwise not a part the family defines (refused
+    when translating). `name`: the tool's name, for server tools."""
+
+    where: str
+    kind: str
+    known: bool = True
+    name: str | None = None
+
+
 @dataclass(slots=True)
 class ChatRequest:
     model: str
@@ -132,6 +145,11 @@ class ChatRequest:
     # The inbound wire body and its family, for same-family passthrough.
     raw: dict[str, Any] | None = None
     raw_family: RawFamily | None = None
+    # Headers of the client only a provider of `raw_family` understands (`anthropic-beta`...):
+    # sent to such a provider, never to another family's.
+    family_headers: dict[str, str] = field(default_factory=dict)
+    # What of the inbound body a translation to another family cannot carry (see Untranslated).
+    untranslated: list[Untranslated] = field(default_factory=list)
 
     def has_images(self) -> bool:
         return any(isinstance(p, ImagePart) for m in self.messages for p in m.content)

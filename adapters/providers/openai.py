@@ -14,7 +14,7 @@ from typing import Any
 import httpx2
 import openai
 
-from adapters.providers.direct import DirectSender, sdk_headers
+from adapters.providers.direct import DirectSender, same_family_headers, sdk_headers
 from adapters.providers.sse import end_of_stream, json_chunks
 from adapters.redaction import redact, redact_error
 from adapters.wire import embeddings
@@ -49,7 +49,8 @@ class OpenAIProvider:
             body = responses.upstream_request(request.raw, model, stream=False)
             return responses.parse_response(await self._send.post_json("/responses", body), self.name)
         return parse_response(await self._send.post_json("/chat/completions",
-                                                         build_request(request, model, stream=False)))
+                                                         build_request(request, model, stream=False),
+                                                         same_family_headers(request, self.kind)))
 
     async def stream(self, request: ChatRequest, model: str) -> AsyncIterator[StreamEvent]:
         if self._passthrough(request) and request.raw is not None:
@@ -57,7 +58,7 @@ class OpenAIProvider:
                 yield event
             return
         response = await self._send.post("/chat/completions", build_request(request, model, stream=True),
-                                         stream=True)
+                                         stream=True, extra_headers=same_family_headers(request, self.kind))
         parser = StreamParser()
         async with contextlib.aclosing(json_chunks(response, self.name)) as chunks:
             async for chunk in chunks:

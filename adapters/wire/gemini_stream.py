@@ -90,8 +90,9 @@ class StreamParser:
 class StreamEncoder:
     """Domain events -> Gemini stream chunks: SSE `data:` frames, or the pieces of one JSON array."""
 
-    def __init__(self, *, sse: bool = True) -> None:
+    def __init__(self, *, sse: bool = True, provider: str = "") -> None:
         self.sse = sse
+        self._provider = provider  # named in every chunk, as in a whole response
         self._model = ""
         self._id = ""
         self._frames = 0
@@ -121,7 +122,7 @@ class StreamEncoder:
 
     def _parts(self, parts: list[dict[str, Any]]) -> bytes:
         parts = self._signed([*self._flush_call(), *parts])
-        return self._frame(response_chunk(parts, self._model, self._id)) if parts else b""
+        return self._frame(response_chunk(parts, self._model, self._id, provider=self._provider)) if parts else b""
 
     def encode(self, event: StreamEvent) -> bytes:
         if isinstance(event, TextDelta):
@@ -149,7 +150,8 @@ class StreamEncoder:
             return b""  # relayed only by a passthrough of its own family
         # An empty text part keeps `chunk.text` a string for clients that join the chunks' text.
         parts = self._signed(self._flush_call() or [{"text": ""}])
-        out = self._frame(response_chunk(parts, self._model, self._id, event.finish_reason, event.usage))
+        out = self._frame(response_chunk(parts, self._model, self._id, event.finish_reason, event.usage,
+                                         self._provider))
         return out if self.sse else out + b"]"
 
     def error(self, body: dict[str, Any]) -> bytes:

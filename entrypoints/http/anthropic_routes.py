@@ -23,5 +23,5 @@ async def messages(request: Request, chat: ChatService) -> Response:
 
 async def count_tokens(request: Request, chat: ChatService) -> Response:
     body = await read_json(request, chat.max_body_bytes)
-    call = ChatCall(CODEC.parse_request(body), CODEC.endpoint, chat.resolve_config(body), request_id_of(request))
+    call = ChatCall(CODEC.parse_request(body), CODEC.endpoint, overrides=body, request_id=request_id_of(request))
     return json_response({"input_tokens": await chat.count_tokens(call)})

@@ -31,7 +31,7 @@ from entrypoints.http import (
     system_routes,
     webhook_routes,
 )
-from entrypoints.http.access import access_middleware_for
+from entrypoints.http.access import access_middleware
 from entrypoints.http.middleware import Handler, gateway_middleware
 from entrypoints.http.services import ContainerServices
 from entrypoints.http.ui import routes as ui_routes
@@ -115,3 +115,12 @@ def create_app(container: Container, middlewares: Sequence[Middleware] = ()) -> 
     app.on_start += on_start
     app.on_stop += on_stop
     return app
+
+
+def access_middleware_for(container: Container, settings: Settings) -> Middleware | None:
+    """The admin guard, access gate and usage ledger middleware; None when all three are off."""
+    metering = container.metering.metering() if settings.usage_recording else None
+    gate = container.metering.access_gate if settings.auth.api_keys else None
+    if metering is None and gate is None and not settings.auth.admin_token:
+        return None
+    return access_middleware(metering, gate, settings.auth.admin_token)

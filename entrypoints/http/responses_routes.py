@@ -22,9 +22,10 @@ from adapters.wire.responses.stream import RelayEncoder, StreamEncoder, sse
 from application.chat import ChatCall, ChatService
 from application.request_config import RequestConfig
 from domain.chat import RawEvent, StreamEnd, StreamEvent
+from domain.errors import describe
 from domain.ports import ResponseStore
-from entrypoints.http.errors import describe, request_id_of
-from entrypoints.http.io import cache_inputs, json_response, meter_outcome, read_json, served_headers, sse_response
+from entrypoints.http.errors import request_id_of
+from entrypoints.http.io import cache_inputs, json_response, read_json, served_headers, sse_response
 
 
 def register(router: Router) -> None:
@@ -42,15 +43,15 @@ async def create_response(request: Request, chat: ChatService, store: ResponseSt
     previous = body.get("previous_response_id")
     history = history_of(await store.get(previous), previous) if isinstance(previous, str) and previous else []
     chat_request, context = parse_request(body, history)
-    config = chat.resolve_config(body)
-    if context.required_hosted and not _pinned_passthrough(chat_request.model, config):
-        raise hosted_choice_refused(context)
-    call = ChatCall(chat_request, "chat_completions", config, request_id_of(request), **cache_inputs(request))
+    call = ChatCall(chat_request, "chat_completions", overrides=body, request_id=request_id_of(request),
+                    **cache_inputs(request))
+    if context.required_hosted:  # only a pinned passthrough provider runs a required hosted tool
+        call.config = chat.resolve_config(body)
+        if not _pinned_passthrough(chat_request.model, call.config):
+            raise hosted_choice_refused(context)
     response_id, created_at = new_id("resp"), int(time.time())
     if call.request.stream:
         outcome = await chat.stream(call)
-        if call.meter is not None:
-            meter_outcome(call.meter, outcome)  # the meter follows the stream and closes when it ends
         first, events = await _peek(outcome.events)
         relayed = isinstance(first, RawEvent)  # a passthrough: the provider's own events
         encoder: StreamEncoder | RelayEncoder = (
@@ -65,8 +66,6 @@ async def create_response(request: Request, chat: ChatService, store: ResponseSt
         return sse_response(kept, lambda event: b"".join(sse(e) for e in encoder.feed(event)), on_error,
                             _notes(context, relayed))
     result = await chat.complete(call)
-    if call.meter is not None:
-        meter_outcome(call.meter, result)
     relayed = result.response.raw_family == "responses" and result.response.raw is not None
     if relayed and result.response.raw is not None:
         out = result.response.raw  # a passthrough: the provider's own response object

@@ -18,8 +18,7 @@ from blacksheep.server.routing import Router
 from application.dashboard import DAY, HOUR, DashboardReads
 from application.model_selection import ModelQuery, ModelSelectionService, decision_body
 from application.settings import Settings
-from domain.errors import STATUS, InvalidRequest, ProxyError
-from entrypoints.http.errors import describe
+from domain.errors import STATUS, InvalidRequest, ProxyError, describe
 from entrypoints.http.io import json_response, read_json
 from entrypoints.http.ui import keys_pages
 from entrypoints.http.ui.html import card, csrf_field, flash, handler, json_error, page, redirect, table
