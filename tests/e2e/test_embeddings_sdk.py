@@ -82,7 +82,10 @@ def test_token_arrays_go_to_openai_kind_only(sdk: openai.OpenAI) -> None:
     assert err.value.body["param"] == "input"
 
 
-def test_refusals_in_openai_shape(sdk: openai.OpenAI) -> None:
+def test_refusals_in_openai_shape(sdk: openai.OpenAI, gateway: str) -> None:
+    stranger = openai.OpenAI(base_url=f"{gateway}/v1", api_key="apk_wrong", max_retries=0)
+    with pytest.raises(openai.AuthenticationError):  # admitted like chat: a key is required
+        stranger.embeddings.create(model=OPENAI_MODEL, input="x")
     with pytest.raises(openai.BadRequestError) as err:
         sdk.embeddings.create(model="fake_anthropic:claude-embed", input="x")
     assert "no embeddings API" in err.value.message and err.value.body["param"] == "model"
