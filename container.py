@@ -38,6 +38,7 @@ from adapters.wire.cache_residue import residue as wire_residue
 from application.access import AccessGate, RateLimitedProviderFactory
 from application.billing import BillingService
 from application.dashboard import DashboardReads
+from application.embeddings import EmbeddingService
 from application.execution import Executor
 from application.health import HealthService, Section, breaker_section, status_section
 from application.keys import KeyCache, KeyService
@@ -135,7 +136,7 @@ def _external_router(settings: Settings, http_client: httpx2.AsyncClient) -> Ext
 
 def _pricing_catalog(settings: Settings) -> Catalog:
     """Prices come from the YAML only: a request's provider overrides never change what it costs."""
-    return catalog_for(base_config(settings), list(settings.providers))
+    return catalog_for(base_config(settings), list(settings.providers), kinds=("chat", "embedding"))
 
 
 def _payments(settings: Settings) -> StripePaymentEvents | None:
@@ -305,6 +306,8 @@ class Container(containers.DeclarativeContainer):
                                                                  metering.metering.provider),
                                      gate=providers.Callable(_when, settings.provided.auth.api_keys,
                                                              metering.access_gate.provider))
+    embedding_service = providers.Factory(EmbeddingService, settings=settings, registry=registry,
+                                          executor=executor, base=base_request_config)
     health_service = providers.Singleton(
         HealthService, settings=settings,
         probes=providers.Callable(_probes, settings, redis, metering.engine.provider),

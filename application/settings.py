@@ -20,6 +20,8 @@ class Strict(BaseModel):
 
 
 class ModelSettings(Strict):
+    # chat: served by the chat APIs and the router; embedding: only by POST /v1/embeddings.
+    kind: Literal["chat", "embedding"] = "chat"
     input_per_mtok: float = Field(0.0, ge=0)
     output_per_mtok: float = Field(0.0, ge=0)
     cache_read_per_mtok: float | None = Field(None, ge=0)

@@ -24,10 +24,12 @@ import httpx2
 from adapters.providers.direct import DirectSender, same_family_headers
 from adapters.providers.sse import end_of_stream, json_chunks
 from adapters.redaction import redact_error
+from adapters.wire import embeddings
 from adapters.wire.gemini_body import build_request, count_body
 from adapters.wire.gemini_response import parse_response
 from adapters.wire.gemini_stream import StreamParser
 from domain.chat import ChatRequest, ChatResponse, StreamEvent
+from domain.embeddings import EmbeddingRequest, Embeddings
 from domain.errors import UpstreamError
 
 DEFAULT_BASE_URL = "https://generativelanguage.googleapis.com"
@@ -104,6 +106,11 @@ class GeminiProvider:
                 redact_error(exc, self._secrets)
                 raise
         yield end_of_stream(parser, self.name)
+
+    async def embed(self, request: EmbeddingRequest, model: str) -> Embeddings:
+        body = embeddings.gemini_body(request, model_path(model), self.name)
+        payload = await self._send.post_json(f"/{model_path(model)}:batchEmbedContents", body)
+        return embeddings.parse_gemini(payload, request, self.name)
 
     async def count_tokens(self, request: ChatRequest, model: str) -> int:
         payload = await self._post_json(f"{model_path(model)}:countTokens", count_body(request, model), request)

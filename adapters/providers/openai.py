@@ -17,10 +17,12 @@ import openai
 from adapters.providers.direct import DirectSender, same_family_headers, sdk_headers
 from adapters.providers.sse import end_of_stream, json_chunks
 from adapters.redaction import redact, redact_error
+from adapters.wire import embeddings
 from adapters.wire.openai_chat import build_request
 from adapters.wire.openai_response import StreamParser, parse_response
 from adapters.wire.responses import upstream as responses
 from domain.chat import ChatRequest, ChatResponse, StreamEvent
+from domain.embeddings import EmbeddingRequest, Embeddings
 from domain.errors import UpstreamError
 
 
@@ -84,6 +86,10 @@ class OpenAIProvider:
                 if failed is not None:
                     raise redact_error(failed, self._send.secrets)
         yield end_of_stream(parser, self.name)
+
+    async def embed(self, request: EmbeddingRequest, model: str) -> Embeddings:
+        payload = await self._send.post_json("/embeddings", embeddings.openai_body(request, model))
+        return embeddings.parse_openai(payload, len(request.inputs), self.name)
 
     async def count_tokens(self, request: ChatRequest, model: str) -> int:
         # OpenAI has no counting endpoint; a rough estimate is what clients get elsewhere too.

@@ -11,6 +11,7 @@ from blacksheep.server.routing import Router
 from application.billing import BillingService
 from application.chat import ChatService
 from application.dashboard import DashboardReads
+from application.embeddings import EmbeddingService
 from application.health import HealthService
 from application.keys import KeyService
 from application.model_selection import ModelSelectionService
@@ -22,6 +23,7 @@ from entrypoints.http import (
     admin_routes,
     admin_stats_routes,
     anthropic_routes,
+    embeddings_routes,
     gemini_routes,
     openai_routes,
     openapi,
@@ -71,6 +73,7 @@ def create_app(container: Container, middlewares: Sequence[Middleware] = ()) -> 
     settings: Settings = container.settings()
     services = ContainerServices({
         ChatService: container.chat_service,
+        EmbeddingService: container.embedding_service,
         ResponseStore: container.response_store,
         HealthService: container.health_service,
         ModelSelectionService: container.model_selection,
@@ -84,6 +87,7 @@ def create_app(container: Container, middlewares: Sequence[Middleware] = ()) -> 
         FAMILY_ROUTES[family](router)
     if "chat_completions" in served_families(settings):  # the Responses API is OpenAI's too
         responses_routes.register(router)
+        embeddings_routes.register(router)
     system_routes.register(router)
     routing_routes.register(router)
     if settings.auth.admin_token:  # no token, no admin API

@@ -16,10 +16,11 @@ from blacksheep import Request, Response
 from blacksheep.server.routing import Router
 
 from adapters.wire.responses.conversation import deleted_body, document_for, history_of, not_found
-from adapters.wire.responses.request import ResponsesContext, parse_request
+from adapters.wire.responses.request import ResponsesContext, hosted_choice_refused, parse_request
 from adapters.wire.responses.response import encode_response, item_count
 from adapters.wire.responses.stream import RelayEncoder, StreamEncoder, sse
 from application.chat import ChatCall, ChatService
+from application.request_config import RequestConfig
 from domain.chat import RawEvent, StreamEnd, StreamEvent
 from domain.errors import describe
 from domain.ports import ResponseStore
@@ -44,6 +45,10 @@ async def create_response(request: Request, chat: ChatService, store: ResponseSt
     chat_request, context = parse_request(body, history)
     call = ChatCall(chat_request, "chat_completions", overrides=body, request_id=request_id_of(request),
                     **cache_inputs(request))
+    if context.required_hosted:  # only a pinned passthrough provider runs a required hosted tool
+        call.config = chat.resolve_config(body)
+        if not _pinned_passthrough(chat_request.model, call.config):
+            raise hosted_choice_refused(context)
     response_id, created_at = new_id("resp"), int(time.time())
     if call.request.stream:
         outcome = await chat.stream(call)
@@ -71,6 +76,13 @@ async def create_response(request: Request, chat: ChatService, store: ResponseSt
     if context.store and isinstance(out.get("id"), str):
         await store.put(out["id"], document_for(out, history, context.input_items))
     return json_response(out, headers=[*served_headers(result), *_notes(context, relayed)])
+
+
+def _pinned_passthrough(model: str, config: RequestConfig) -> bool:
+    """A `provider:model` whose provider has the Responses API, with no fallback to a translated one."""
+    provider = config.providers.get(model.partition(":")[0]) if ":" in model else None
+    may_fall_back = config.fallback.on_manual_override or config.fallback_requested
+    return provider is not None and provider.has_responses_api and not may_fall_back
 
 
 def _notes(context: ResponsesContext, relayed: bool) -> list[tuple[bytes, bytes]]:

@@ -57,6 +57,7 @@ class ResponsesContext:
     store: bool = True
     previous_response_id: str | None = None
     input_items: list[dict[str, Any]] = field(default_factory=list)  # the input, as items
+    required_hosted: str | None = None  # a hosted tool `tool_choice` requires (only a passthrough runs it)
 
     @property
     def wants_encrypted_reasoning(self) -> bool:
@@ -64,6 +65,12 @@ class ResponsesContext:
 
     def notes(self) -> list[str]:
         return [f"responses: hosted tool {kind} dropped (the provider cannot run it)" for kind in self.dropped_tools]
+
+
+def hosted_choice_refused(context: ResponsesContext) -> InvalidRequest:
+    return invalid(f"tool_choice requires the hosted tool {context.required_hosted}, which the gateway cannot run "
+                   "here (only a provider:model with the Responses API, passed through, runs hosted tools)",
+                   "tool_choice")
 
 
 def invalid(message: str, param: str) -> InvalidRequest:
@@ -275,8 +282,8 @@ def _tool_choice(raw: Any, parallel: Any, context: ResponsesContext) -> ToolChoi
     elif isinstance(raw, dict) and raw.get("type") == "allowed_tools":
         choice.mode = "required" if raw.get("mode") == "required" else "auto"
     elif isinstance(raw, dict) and isinstance(raw.get("type"), str):
-        raise invalid(f"tool_choice requires the hosted tool {raw['type']}, which the gateway cannot run here",
-                      "tool_choice")
+        context.required_hosted = raw["type"]  # refused unless a passthrough provider is pinned
+        choice.mode = "required"
     else:
         raise invalid("tool_choice must be auto, none, required or a tool", "tool_choice")
     return choice
