@@ -199,6 +199,11 @@ class RequestMeter:
         if usage is not None:
             self.usage = usage
 
+    def discard(self) -> None:
+        """Close the ledger without a record: the request was refused before anything was served
+        (malformed, too large, unknown route), so there is nothing to account for."""
+        self.finished = True
+
     def finish(self, status_code: int, error: str | None = None, *, cancelled: bool = False) -> UsageRecord | None:
         """Close the ledger once; returns the record, or None if it was already closed."""
         if self.finished:

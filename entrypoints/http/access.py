@@ -26,7 +26,7 @@ from application.access import AccessGate
 from application.metering import Metering, RequestMeter
 from application.settings import Settings
 from container import Container
-from domain.errors import STATUS, AuthenticationFailed
+from domain.errors import STATUS, AuthenticationFailed, InvalidRequest, NotFound, PayloadTooLarge, UpstreamError
 from entrypoints.http.errors import describe
 
 log = logging.getLogger(__name__)
@@ -77,6 +77,11 @@ def admin_authorized(request: Request, token: str) -> bool:
     return scheme.lower() == b"bearer" and hmac.compare_digest(value.strip(), token.encode())
 
 
+def is_refusal(exc: BaseException) -> bool:
+    """Bad input the gateway refused itself, before any upstream call: not recorded."""
+    return isinstance(exc, InvalidRequest | PayloadTooLarge | NotFound) and not isinstance(exc, UpstreamError)
+
+
 def _error_status(exc: BaseException) -> tuple[int, str]:
     kind, message, _, _ = describe(exc)
     return STATUS[kind], message
@@ -108,7 +113,10 @@ def access_middleware(metering: Metering | None, gate: Callable[[], AccessGate] 
             raise
         except Exception as exc:
             if meter is not None:
-                meter.finish(*_error_status(exc))
+                if is_refusal(exc):
+                    meter.discard()
+                else:
+                    meter.finish(*_error_status(exc))
             raise
         if meter is not None:
             _close(meter, response)
