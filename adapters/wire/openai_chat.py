@@ -81,7 +81,7 @@ def image_to_url(part: ImagePart) -> str:
 
 
 def _tool_calls(raw: Any, param: str) -> list[ToolCall]:
-    if not raw:
+    if raw is None:
         return []
     if not isinstance(raw, list):
         raise _invalid("tool_calls must be an array", param)

@@ -21,6 +21,7 @@ from typing import Any
 
 import orjson
 from blacksheep import Request, Response
+from blacksheep.exceptions import MessageAborted
 
 from application.access import AccessGate
 from application.metering import Metering, RequestMeter
@@ -79,6 +80,8 @@ def admin_authorized(request: Request, token: str) -> bool:
 
 def is_refusal(exc: BaseException) -> bool:
     """Bad input the gateway refused itself, before any upstream call: not recorded."""
+    if isinstance(exc, MessageAborted):  # the client left before its body arrived
+        return True
     return isinstance(exc, InvalidRequest | PayloadTooLarge | NotFound) and not isinstance(exc, UpstreamError)
 
 

@@ -16,18 +16,52 @@ from entrypoints.http.errors import describe
 JSON = b"application/json"
 
 
+# Bounds on what one body may hold, whatever its size in bytes (orjson itself refuses nesting
+# deeper than 1024 levels): conversation turns, and the parts and tools of a request.
+MAX_ITEMS = {"messages": 10_000, "contents": 10_000, "input": 10_000, "tools": 1_000, "models": 1_000}
+MAX_PARTS = 1_000
+
+
+async def read_body(request: Request, max_bytes: int) -> bytes:
+    """The body, read chunk by chunk and abandoned as soon as it passes `max_bytes` (chunked
+    uploads carry no Content-Length to refuse up front): never more than the limit in memory."""
+    if not hasattr(request.content, "receive"):  # a body already in memory (the test client)
+        raw = await request.read() or b""
+        if len(raw) > max_bytes:
+            raise PayloadTooLarge(f"request body exceeds {max_bytes} bytes")
+        return raw
+    received = bytearray()
+    async for chunk in request.stream():  # type: ignore[attr-defined]  # an async generator; the stub says otherwise
+        if chunk:
+            received.extend(chunk)
+            if len(received) > max_bytes:
+                raise PayloadTooLarge(f"request body exceeds {max_bytes} bytes")
+    return bytes(received)
+
+
+def check_bounds(body: dict[str, Any]) -> None:
+    for key, limit in MAX_ITEMS.items():
+        items = body.get(key)
+        if isinstance(items, list) and len(items) > limit:
+            raise InvalidRequest(f"{key} holds {len(items)} items; at most {limit} are accepted", param=key)
+        for i, item in enumerate(items if isinstance(items, list) else ()):
+            parts = (item.get("content") or item.get("parts")) if isinstance(item, dict) else None
+            if isinstance(parts, list) and len(parts) > MAX_PARTS:
+                raise InvalidRequest(f"{key}[{i}] holds {len(parts)} parts; at most {MAX_PARTS} are accepted",
+                                     param=f"{key}[{i}]")
+
+
 async def read_json(request: Request, max_bytes: int) -> dict[str, Any]:
-    raw = await request.read()
+    raw = await read_body(request, max_bytes)
     if not raw:
         raise InvalidRequest("request body is empty; expected a JSON object")
-    if len(raw) > max_bytes:
-        raise PayloadTooLarge(f"request body exceeds {max_bytes} bytes")
     try:
         body = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
         raise InvalidRequest(f"request body is not valid JSON: {exc.msg}") from None
     if not isinstance(body, dict):
         raise InvalidRequest("request body must be a JSON object")
+    check_bounds(body)
     return body
 
 

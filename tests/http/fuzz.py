@@ -413,7 +413,8 @@ class Harness:
     def problem(self, route: Route, body: Any) -> str | None:
         """Send `body` to `route`; what is wrong with the answer, or None."""
         calls = self.upstream.calls
-        status, raw = self.runner.run(self._send(route.method, route.path, orjson.dumps(body)))
+        sent = body if isinstance(body, bytes) else orjson.dumps(body)
+        status, raw = self.runner.run(self._send(route.method, route.path, sent))
         if route.path.startswith("/v1") and (status < 400 or self.upstream.calls > calls):
             self.expected_rows += 1
         if status >= 500:

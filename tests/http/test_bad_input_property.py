@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -85,3 +86,19 @@ def test_the_issue_cases_are_a_400_in_the_family_shape(harness: Harness, route: 
     calls, refused = harness.upstream.calls, harness.refused
     assert harness.problem(route, body) is None
     assert harness.refused == refused + 1 and harness.upstream.calls == calls
+
+
+@pytest.mark.parametrize(("route", "body"), [
+    (ROUTES[0], {"model": "up:m1", "messages": MESSAGES * 10_001}),
+    (ROUTES[0], {"model": "up:m1", "messages": [{"role": "user", "content": [{"type": "text", "text": "x"}] * 1001}]}),
+    (ROUTES[3], {"contents": [{"parts": [{"text": "x"}]}], "tools": [{}] * 1001}),
+    (ROUTES[1], {"model": "up_anthropic:claude-x", "max_tokens": 5, "messages": MESSAGES,
+                 "metadata": {}},
+    ),
+], ids=["messages", "parts", "tools", "nesting"])
+def test_counts_and_nesting_are_bounded(harness: Harness, route: Route, body: dict[str, Any]) -> None:
+    sent: Any = body
+    if "metadata" in body:  # nesting past the parser's 1024 levels
+        sent = orjson.dumps(body).replace(b'"metadata":{}', b'"metadata":{"a":' + b"[" * 1100 + b"]" * 1100 + b"}")
+    calls = harness.upstream.calls
+    assert harness.problem(route, sent) is None and harness.upstream.calls == calls
