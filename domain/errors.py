@@ -84,6 +84,15 @@ class ServiceUnavailable(ProxyError):
     kind: ErrorKind = "unavailable"
 
 
+class CircuitOpen(ServiceUnavailable):
+    """Every candidate's circuit breaker is open: nothing was tried. `retry_after` is the time
+    until the first of them lets a probe through."""
+
+    def __init__(self, message: str, *, retry_after: float = 1.0) -> None:
+        super().__init__(message, code="circuit_open")
+        self.retry_after = retry_after
+
+
 class UpstreamError(ProxyError):
     """A provider call failed. `retryable` says whether another try (or candidate) may succeed."""
 

@@ -11,7 +11,7 @@ import orjson
 from blacksheep import Content, Request, Response
 
 from domain.chat import Family
-from domain.errors import STATUS, ErrorKind, ProxyError, RateLimited, UpstreamError
+from domain.errors import STATUS, CircuitOpen, ErrorKind, ProxyError, RateLimited, UpstreamError
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +81,7 @@ def describe(exc: BaseException) -> tuple[ErrorKind, str, str | None, str | None
 
 
 def retry_after_header(exc: BaseException) -> float | None:
-    if isinstance(exc, RateLimited):
+    if isinstance(exc, RateLimited | CircuitOpen):
         return exc.retry_after
     if isinstance(exc, UpstreamError) and exc.status == 429 and exc.retry_after:
         return exc.retry_after
