@@ -46,5 +46,5 @@ async def handle_chat(request: Request, chat: ChatService, codec: Codec, body: d
         return encoder.error(error_body(codec.family, kind, message, param, code))
 
     if sse:
-        return sse_response(outcome, encoder.encode, stream_error)
-    return stream_response(outcome, encoder.encode, stream_error, b"application/json")
+        return sse_response(outcome, encoder.encode, stream_error, request=request)
+    return stream_response(outcome, encoder.encode, stream_error, b"application/json", request=request)

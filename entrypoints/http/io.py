@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -95,9 +96,31 @@ def sse_response(
     encode: Callable[[Any], bytes],
     on_error: Callable[[BaseException], bytes],
     extra_headers: list[tuple[bytes, bytes]] | None = None,
+    request: Request | None = None,
 ) -> Response:
     headers = [(b"x-accel-buffering", b"no"), *(extra_headers or [])]
-    return stream_response(outcome, encode, on_error, b"text/event-stream", headers)
+    return stream_response(outcome, encode, on_error, b"text/event-stream", headers, request)
+
+
+def watch_disconnect(request: Request | None, task: asyncio.Task[Any]) -> asyncio.Task[None] | None:
+    """Cancel `task` when the client of `request` hangs up (ASGI `http.disconnect`, which the
+    server delivers once the body has been read and the connection closes). None when the request
+    is not bound to an ASGI connection (the test client)."""
+    receive = getattr(getattr(request, "content", None), "receive", None)
+    if receive is None:
+        return None
+
+    async def watch() -> None:
+        while True:
+            message = await receive()
+            if message.get("type") == "http.disconnect":
+                task.cancel(DISCONNECTED)
+                return
+
+    return asyncio.ensure_future(watch())
+
+
+DISCONNECTED = "client disconnected"
 
 
 def stream_response(
@@ -106,20 +129,30 @@ def stream_response(
     on_error: Callable[[BaseException], bytes],
     content_type: bytes,
     extra_headers: list[tuple[bytes, bytes]] | None = None,
+    request: Request | None = None,
 ) -> Response:
     """Stream `outcome.events` through `encode`. A failure after the first byte cannot change the
-    status any more, so it ends the stream with the family's own error frame."""
+    status any more, so it ends the stream with the family's own error frame. A client that hangs
+    up cancels the upstream call at once (the meter records the request as cancelled)."""
 
     async def body() -> AsyncIterator[bytes]:
         events = outcome.events
+        task = asyncio.current_task()
+        watcher = watch_disconnect(request, task) if task is not None else None
         try:
             async for event in events:
                 frame = encode(event)
                 if frame:
                     yield frame
+        except asyncio.CancelledError as exc:
+            if task is None or DISCONNECTED not in exc.args:
+                raise
+            task.uncancel()  # the client is gone: end quietly, nobody is left to write to
         except Exception as exc:  # mid-stream: report in-band, never hang or drop silently
             yield on_error(exc)
         finally:
+            if watcher is not None:
+                watcher.cancel()
             aclose = getattr(events, "aclose", None)
             if aclose is not None:
                 await aclose()

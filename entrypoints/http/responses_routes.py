@@ -55,7 +55,8 @@ async def create_response(request: Request, chat: ChatService, store: ResponseSt
             kind, message, _, _ = describe(exc)
             return b"".join(sse(event) for event in encoder.fail(kind, message))
 
-        return sse_response(kept, lambda event: b"".join(sse(e) for e in encoder.feed(event)), on_error, notes)
+        return sse_response(kept, lambda event: b"".join(sse(e) for e in encoder.feed(event)), on_error, notes,
+                            request)
     result = await chat.complete(call)
     if call.meter is not None:
         meter_outcome(call.meter, result)
