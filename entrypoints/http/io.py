@@ -11,7 +11,7 @@ from blacksheep import Content, Request, Response, StreamedContent
 
 from application.chat import ChatOutcome, StreamOutcome
 from application.metering import RequestMeter, metered_events
-from domain.errors import STATUS, InvalidRequest, PayloadTooLarge
+from domain.errors import STATUS, InvalidRequest, PayloadTooLarge, ServiceUnavailable
 from entrypoints.http.errors import describe
 
 JSON = b"application/json"
@@ -121,6 +121,13 @@ def watch_disconnect(request: Request | None, task: asyncio.Task[Any]) -> asynci
 
 
 DISCONNECTED = "client disconnected"
+SHUTTING_DOWN = "the gateway is shutting down and could not finish this request in time; retry"
+
+
+def is_shutdown_cancel(exc: BaseException) -> bool:
+    """uvicorn cancels the requests still running when `shutdown_timeout_s` has passed."""
+    return isinstance(exc, asyncio.CancelledError) and any(
+        isinstance(arg, str) and "graceful shutdown" in arg for arg in exc.args)
 
 
 def stream_response(
@@ -145,9 +152,12 @@ def stream_response(
                 if frame:
                     yield frame
         except asyncio.CancelledError as exc:
-            if task is None or DISCONNECTED not in exc.args:
+            if task is None or not (DISCONNECTED in exc.args or is_shutdown_cancel(exc)):
                 raise
-            task.uncancel()  # the client is gone: end quietly, nobody is left to write to
+            task.uncancel()
+            if is_shutdown_cancel(exc):  # the drain deadline passed: end with the family's error event
+                yield on_error(ServiceUnavailable(SHUTTING_DOWN))
+            # else the client is gone: end quietly, nobody is left to write to
         except Exception as exc:  # mid-stream: report in-band, never hang or drop silently
             yield on_error(exc)
         finally:
