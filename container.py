@@ -163,7 +163,8 @@ class MeteringContainer(containers.DeclarativeContainer):
     clickhouse_export = providers.Singleton(clickhouse_exporter, settings, http_client)  # usage.export.clickhouse
     usage_writer = providers.Singleton(usage_writer, settings, sink=usage_store, engine=engine,
                                        on_written=providers.Callable(after_ledger_write, pending.provided.settle,
-                                                                     clickhouse_export))
+                                                                     clickhouse_export),
+                                       on_spilled=pending.provided.spilled)
     pricing = providers.Singleton(_pricing_catalog, settings)
     metering = providers.Singleton(Metering, queue=usage_writer, catalog=pricing,
                                    pending=pending, currency=settings.provided.credits.currency,
