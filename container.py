@@ -92,8 +92,10 @@ def _probes(settings: Settings, redis: redis_asyncio.Redis | None, engine: Calla
 
 
 def _sections(settings: Settings, breakers: Section, routing: Section, key_cache: KeyCache,
-              rate_limiter: Any) -> dict[str, Section]:
+              rate_limiter: Any, response_store: Any = None) -> dict[str, Section]:
     sections = {"breakers": breakers, "routing": routing}
+    if isinstance(response_store, RedisResponseStore):
+        sections["responses"] = status_section(response_store.status)
     if settings.auth.api_keys and isinstance(rate_limiter, RedisRateLimiter):
         sections["rate_limits"] = status_section(rate_limiter.status)
     if settings.auth.api_keys:
@@ -172,7 +174,8 @@ class MeteringContainer(containers.DeclarativeContainer):
     clickhouse_export = providers.Singleton(clickhouse_exporter, settings, http_client)  # usage.export.clickhouse
     usage_writer = providers.Singleton(usage_writer, settings, sink=usage_store, engine=engine,
                                        on_written=providers.Callable(after_ledger_write, pending.provided.settle,
-                                                                     clickhouse_export))
+                                                                     clickhouse_export),
+                                       on_spilled=pending.provided.spilled)
     pricing = providers.Singleton(_pricing_catalog, settings)
     metering = providers.Singleton(Metering, queue=usage_writer, catalog=pricing,
                                    pending=pending, currency=settings.provided.credits.currency,
@@ -314,7 +317,7 @@ class Container(containers.DeclarativeContainer):
         embedded=providers.Callable(_embedded_components, settings),
         sections=providers.Callable(_sections, settings, providers.Callable(breaker_section, breaker_store),
                                     routing.provided.health, metering.key_cache,
-                                    metering.rate_limiter),
+                                    metering.rate_limiter, response_store),
         clock=clock,
     )
     # The dashboard: a per-instance traffic ring (a RequestObserver) and the read model over it.

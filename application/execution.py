@@ -15,7 +15,7 @@ from typing import TypeVar
 
 from domain.breaker import BreakerPolicy
 from domain.chat import StreamEvent
-from domain.errors import UpstreamError, UpstreamTimeout
+from domain.errors import CircuitOpen, UpstreamError, UpstreamTimeout
 from domain.fallback import FallbackPolicy, backoff_delay, next_step
 from domain.ports import BreakerStore, Clock
 
@@ -48,6 +48,19 @@ class Executor:
             await self._breakers.record(key, True, self._policy, self._clock.now())
         elif error.counts_against_provider:
             await self._breakers.record(key, False, self._policy, self._clock.now())
+
+    async def _all_open(self, attempts: Attempts) -> CircuitOpen:
+        """No candidate was admitted: 503, retry when the first breaker lets a probe through."""
+        now = self._clock.now()
+        waits = []
+        for key in attempts.skipped_open:
+            snap = await self._breakers.snapshot(key)
+            opened = snap.state == "open"
+            waits.append(snap.changed_at + self._policy.open_timeout_s - now if opened else 0.0)
+        retry_after = max(1.0, min(waits, default=1.0))
+        return CircuitOpen("every candidate provider is unavailable (circuit breakers open: "
+                           f"{', '.join(dict.fromkeys(attempts.skipped_open))}); retry in {retry_after:.0f}s",
+                           retry_after=retry_after)
 
     async def run(self, targets: list[T], call: Callable[[T], Awaitable[R]], policy: FallbackPolicy,
                   breaker_key: Key[T], attempts: Attempts | None = None,
@@ -100,8 +113,7 @@ class Executor:
                 return target, result
         if last is not None:
             raise last
-        raise UpstreamError("every candidate provider is unavailable (circuit breakers open: "
-                            f"{', '.join(attempts.skipped_open)})", retryable=True)
+        raise await self._all_open(attempts)
 
     async def _race(self, targets: list[T], call: Callable[[T], Awaitable[R]], policy: FallbackPolicy,
                     breaker_key: Key[T], attempts: Attempts, deadline: float,
@@ -151,7 +163,7 @@ class Executor:
             return await self._sequential(rest, call, policy, breaker_key, attempts, deadline)
         if last is not None:
             raise last
-        raise UpstreamError("every candidate provider is unavailable (circuit breakers open)", retryable=True)
+        raise await self._all_open(attempts)
 
 
 Stream = AsyncGenerator[StreamEvent, None]

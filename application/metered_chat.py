@@ -24,7 +24,7 @@ from application.access import AccessGate
 from application.chat import ChatCall, ChatOutcome, StreamOutcome
 from application.metering import Metering, RequestMeter, metered_events
 from application.observation import ObservedChat
-from domain.errors import status_of
+from domain.errors import is_refusal, status_of
 
 
 class MeteredChat(ObservedChat):
@@ -85,6 +85,8 @@ class MeteredChat(ObservedChat):
 def _finish_failed(meter: RequestMeter, exc: BaseException) -> None:
     if isinstance(exc, asyncio.CancelledError):
         meter.finish(499, "client disconnected", cancelled=True)
+    elif is_refusal(exc):
+        meter.discard()  # bad input refused before any upstream call: nothing is recorded
     else:
         meter.finish(*status_of(exc))
 

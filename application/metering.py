@@ -48,6 +48,7 @@ class PendingSpend:
 
     def __init__(self) -> None:
         self._records: dict[str, UsageRecord] = {}
+        self._spilled: set[str] = set()  # ids whose spend still counts, their records on disk, not here
         self._orgs: dict[str, Decimal] = {}
         self._keys: dict[int, Decimal] = {}
 
@@ -64,10 +65,20 @@ class PendingSpend:
         if budgeted and record.api_key_id is not None:
             self._keys[record.api_key_id] = self._keys.get(record.api_key_id, _ZERO) + record.cost
 
+    def spilled(self, records: Sequence[UsageRecord]) -> None:
+        """The records went to the spill file: keep their spend in the totals, drop the records
+        from memory (only the id is kept, to settle them when the replay writes them)."""
+        for record in records:
+            if self._records.pop(record.id, None) is not None:
+                self._spilled.add(record.id)
+
     def settle(self, records: Sequence[UsageRecord]) -> None:
         """The records are stored: their spend is now part of the stored balances."""
         for written in records:
             record = self._records.pop(written.id, None)
+            if record is None and written.id in self._spilled:
+                self._spilled.discard(written.id)
+                record = written  # read back from the spill file: the same fields
             if record is None:
                 continue
             if record.charge_credits and record.organization_id is not None:
@@ -198,6 +209,11 @@ class RequestMeter:
             self.selection_source = selection_source
         if usage is not None:
             self.usage = usage
+
+    def discard(self) -> None:
+        """Close the ledger without a record: the request was refused before anything was served
+        (malformed, too large, unknown route), so there is nothing to account for."""
+        self.finished = True
 
     def finish(self, status_code: int, error: str | None = None, *, cancelled: bool = False) -> UsageRecord | None:
         """Close the ledger once; returns the record, or None if it was already closed."""

@@ -21,6 +21,8 @@ from domain.chat import Usage
 
 QUANTUM = Decimal("1e-10")
 _UNITS_PER = Decimal(10) ** 10
+# Stored as 64-bit integers of 1e-10: balances stay far below 2**63 units (~9.2e8).
+MAX_AMOUNT = Decimal(10) ** 8
 _PER_MTOK = Decimal(1_000_000)
 MAX_AMOUNT = Decimal(10) ** 8  # per transaction: far above any real purchase, far below overflow
 
@@ -37,6 +39,8 @@ def money(value: Decimal | str | int | float) -> Decimal:
         raise ValueError(f"{value!r} is not an amount") from None
     if not amount.is_finite():
         raise ValueError(f"{value!r} is not a finite amount")
+    if abs(amount) >= MAX_AMOUNT:
+        raise ValueError(f"{value!r} is too large (the ledger holds amounts below {MAX_AMOUNT})")
     return amount.quantize(QUANTUM, rounding=ROUND_HALF_UP)
 
 

@@ -90,6 +90,15 @@ class ServiceUnavailable(ProxyError):
     kind: ErrorKind = "unavailable"
 
 
+class CircuitOpen(ServiceUnavailable):
+    """Every candidate's circuit breaker is open: nothing was tried. `retry_after` is the time
+    until the first of them lets a probe through."""
+
+    def __init__(self, message: str, *, retry_after: float = 1.0) -> None:
+        super().__init__(message, code="circuit_open")
+        self.retry_after = retry_after
+
+
 class UpstreamError(ProxyError):
     """A provider call failed. `retryable` says whether another try (or candidate) may succeed.
     Its kind is `upstream` (502), except for the statuses kept as they are (503, 529)."""
@@ -183,3 +192,9 @@ def status_of(exc: BaseException) -> tuple[int, str]:
     """The HTTP status and client-safe message an exception is answered with."""
     kind, message, _, _ = describe(exc)
     return STATUS[kind], message
+
+
+def is_refusal(exc: BaseException) -> bool:
+    """Bad input the gateway refused itself, before any upstream call: such a request is not
+    recorded (no usage row, no credit transaction)."""
+    return isinstance(exc, InvalidRequest | PayloadTooLarge | NotFound) and not isinstance(exc, UpstreamError)

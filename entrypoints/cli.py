@@ -14,6 +14,7 @@ from adapters.config import ConfigError, load_settings
 from adapters.redaction import configured_secrets, install_log_redaction
 from application.settings import Settings
 from entrypoints import admin_cli
+from entrypoints.http.protocol import BoundedHttpToolsProtocol
 
 log = logging.getLogger("adaptive_proxy")
 
@@ -84,7 +85,7 @@ def uvicorn_options(settings: Settings, host: str, port: int) -> dict[str, Any]:
     """How `serve` and the library's `Proxy.run` run uvicorn: uvloop, httptools, graceful shutdown."""
     return dict(host=host, port=port, log_level=settings.server.log_level, access_log=False,
                 timeout_graceful_shutdown=settings.server.shutdown_timeout_s, lifespan="on",
-                http="httptools", loop="uvloop", server_header=False)
+                http=BoundedHttpToolsProtocol, loop="uvloop", server_header=False)
 
 
 def _drained(signum: int, _frame: object) -> None:

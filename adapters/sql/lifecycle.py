@@ -35,12 +35,13 @@ def database_needed(settings: Settings) -> bool:
 
 
 def usage_writer(settings: Settings, sink: UsageSink, engine: AsyncEngine,
-                 on_written: Callable[[Sequence[UsageRecord]], None]) -> BatchedUsageWriter:
+                 on_written: Callable[[Sequence[UsageRecord]], None],
+                 on_spilled: Callable[[Sequence[UsageRecord]], None] | None = None) -> BatchedUsageWriter:
     usage = settings.usage
     prepare = functools.partial(upgrade, engine) if settings.database.auto_migrate else None
     return BatchedUsageWriter(sink, spill_path(settings), queue_size=usage.queue_size, batch_size=usage.batch_size,
                               flush_interval_s=usage.flush_interval_ms / 1000, on_written=on_written,
-                              prepare=prepare)
+                              prepare=prepare, on_spilled=on_spilled)
 
 
 async def metering_lifecycle(settings: Settings, engine: Callable[[], AsyncEngine],

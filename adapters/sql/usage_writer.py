@@ -63,13 +63,15 @@ def _rejected_alone(exc: BaseException) -> bool:
 class BatchedUsageWriter:
     def __init__(self, sink: UsageSink, spill_path: Path, *, queue_size: int = 10_000, batch_size: int = 500,
                  flush_interval_s: float = 0.2, on_written: Callable[[Sequence[UsageRecord]], None] | None = None,
-                 prepare: Callable[[], Awaitable[None]] | None = None, max_backoff_s: float = 30.0) -> None:
+                 prepare: Callable[[], Awaitable[None]] | None = None, max_backoff_s: float = 30.0,
+                 on_spilled: Callable[[Sequence[UsageRecord]], None] | None = None) -> None:
         self._sink = sink
         self._spill = spill_path
         self._queue_size = queue_size
         self._batch_size = batch_size
         self._interval = flush_interval_s
         self._on_written = on_written
+        self._on_spilled = on_spilled
         self._prepare = prepare
         self._ready = prepare is None
         self._max_backoff = max_backoff_s
@@ -210,6 +212,8 @@ class BatchedUsageWriter:
     def _spill_records(self, records: Sequence[UsageRecord]) -> None:
         self.spilled += len(records)
         _append(self._spill, records)
+        if self._on_spilled is not None:
+            self._on_spilled(records)  # out of memory: the file holds them now
 
     def _spill_files(self) -> list[Path]:
         pending = sorted(self._spill.parent.glob(self._spill.name + ".replay-*"))

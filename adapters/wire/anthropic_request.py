@@ -99,14 +99,14 @@ def _message(item: Any, index: int, names: dict[str, str], untranslated: list[Un
     if not isinstance(item, dict):
         raise _invalid("each message must be an object", param)
     role = item.get("role")
-    if role not in ("user", "assistant"):
+    if not isinstance(role, str) or role not in ("user", "assistant"):
         raise _invalid(f"messages.{index}.role: Input should be 'user', 'assistant' or 'system'", f"{param}.role")
     parts: list[Part] = []
     calls: list[ToolCall] = []
     results: list[Message] = []
     for j, block in enumerate(_parts(item.get("content"), f"{param}.content")):
-        if not isinstance(block, dict):
-            raise _invalid("each content block must be an object", f"{param}.content.{j}")
+        if not isinstance(block, dict) or not isinstance(block.get("type"), str):
+            raise _invalid("each content block must be an object with a type", f"{param}.content.{j}")
         kind = block.get("type")
         if kind == "text":
             parts.append(TextPart(text=str(block.get("text") or ""), cache_control=block.get("cache_control")))
@@ -140,10 +140,10 @@ def _system(raw: Any) -> list[TextPart]:
         return []
     if isinstance(raw, str):
         return [TextPart(text=raw)] if raw else []
-    if not isinstance(raw, list):
+    if not isinstance(raw, list) or not all(
+            isinstance(b, dict) and b.get("type") == "text" and isinstance(b.get("text"), str) for b in raw):
         raise _invalid("system must be a string or an array of text blocks", "system")
-    return [TextPart(text=str(b.get("text") or ""), cache_control=b.get("cache_control"))
-            for b in raw if isinstance(b, dict) and b.get("type", "text") == "text"]
+    return [TextPart(text=b["text"], cache_control=b.get("cache_control")) for b in raw]
 
 
 def _tools(raw: Any, untranslated: list[Untranslated]) -> list[Tool]:
@@ -166,8 +166,10 @@ def _tools(raw: Any, untranslated: list[Untranslated]) -> list[Tool]:
 
 
 def _tool_choice(raw: Any) -> ToolChoice | None:
-    if not isinstance(raw, dict):
+    if raw is None:
         return None
+    if not isinstance(raw, dict):
+        raise _invalid("tool_choice must be an object", "tool_choice")
     kind = raw.get("type")
     parallel = False if raw.get("disable_parallel_tool_use") else None
     if kind == "auto":
@@ -214,6 +216,8 @@ def parse_request(body: dict[str, Any], *, require_max_tokens: bool = False) -> 
     if require_max_tokens and max_tokens is None:
         raise _invalid("max_tokens: Field required", "max_tokens")
     thinking = body.get("thinking")
+    if thinking is not None and not isinstance(thinking, dict):
+        raise _invalid("thinking must be an object", "thinking")
     budget = None
     effort = None
     if isinstance(thinking, dict) and thinking.get("type") == "enabled":
@@ -229,6 +233,8 @@ def parse_request(body: dict[str, Any], *, require_max_tokens: bool = False) -> 
     if not isinstance(metadata, dict):
         raise _invalid("metadata must be an object", "metadata")
     stops = body.get("stop_sequences")
+    if stops is not None and (not isinstance(stops, list) or not all(isinstance(s, str) for s in stops)):
+        raise _invalid("stop_sequences: Input should be a valid list of strings", "stop_sequences")
     return ChatRequest(
         model=model,
         messages=messages,

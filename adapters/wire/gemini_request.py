@@ -104,6 +104,11 @@ def _response_text(response: Any) -> str:
     return orjson.dumps(response if response is not None else {}).decode()
 
 
+# Part fields that are objects on the wire: anything else is refused before it goes upstream.
+_OBJECT_PARTS = (("inlineData", "inline_data"), ("fileData", "file_data"), ("functionCall", "function_call"),
+                 ("functionResponse", "function_response"))
+
+
 def _content(item: Any, index: int, calls: _Calls, untranslated: list[Untranslated]) -> list[Message]:
     param = f"contents[{index}]"
     if not isinstance(item, dict):
@@ -114,10 +119,19 @@ def _content(item: Any, index: int, calls: _Calls, untranslated: list[Untranslat
     parts: list[Part] = []
     tool_calls: list[ToolCall] = []
     results: list[Message] = []
-    for j, part in enumerate(item.get("parts") or ()):
+    raw_parts = item.get("parts")
+    if not isinstance(raw_parts, list):
+        raise _invalid("parts must be an array of parts", f"{param}.parts")
+    for j, part in enumerate(raw_parts):
         where = f"{param}.parts[{j}]"
         if not isinstance(part, dict):
-            raise _invalid("each part must be an object", where)
+            raise _invalid("each part must be an object", f"{param}.parts[{j}]")
+        for camel, snake in _OBJECT_PARTS:
+            value = get(part, camel, snake)
+            if value is not None and not isinstance(value, dict):
+                raise _invalid(f"{camel} must be an object", f"{param}.parts[{j}].{camel}")
+        if part.get("text") is not None and not isinstance(part["text"], str):
+            raise _invalid("text must be a string", f"{param}.parts[{j}].text")
         if isinstance(part.get("text"), str):
             # Thought signatures are only meaningful to Gemini (which gets the raw body): dropped.
             parts.append(ThinkingPart(text=part["text"]) if part.get("thought") else TextPart(text=part["text"]))
@@ -149,15 +163,23 @@ def _content(item: Any, index: int, calls: _Calls, untranslated: list[Untranslat
 
 
 def _system(raw: Any) -> list[TextPart]:
-    if isinstance(raw, str):
+    if raw is None:
+        return []
+    if isinstance(raw, str):  # the REST API's shorthand for one text part
         return [TextPart(text=raw)] if raw else []
-    parts = raw.get("parts") if isinstance(raw, dict) else None
-    return [TextPart(text=p["text"]) for p in parts or () if isinstance(p, dict) and isinstance(p.get("text"), str)]
+    if not isinstance(raw, dict) or not isinstance(raw.get("parts"), list) or not all(
+            isinstance(p, dict) for p in raw["parts"]):
+        raise _invalid("systemInstruction must be a content with an array of parts", "systemInstruction")
+    return [TextPart(text=p["text"]) for p in raw["parts"] if isinstance(p.get("text"), str)]
 
 
 def _tools(raw: Any, untranslated: list[Untranslated]) -> list[Tool]:
     tools: list[Tool] = []
-    for i, item in enumerate(raw or ()):
+    if raw is None:
+        return tools
+    if not isinstance(raw, list) or not all(isinstance(item, dict) for item in raw):
+        raise _invalid("tools must be an array of objects", "tools")
+    for i, item in enumerate(raw):
         declarations = get(item, "functionDeclarations", "function_declarations")
         if not isinstance(declarations, list):
             kinds = ", ".join(sorted(item)) if isinstance(item, dict) else str(item)
@@ -221,14 +243,23 @@ def parse_request(body: dict[str, Any], model: str, *, stream: bool) -> ChatRequ
     calls = _Calls()
     untranslated: list[Untranslated] = []
     messages = [m for i, item in enumerate(contents) for m in _content(item, i, calls, untranslated)]
-    config = get(body, "generationConfig", "generation_config") or {}
+    config = get(body, "generationConfig", "generation_config")
+    config = {} if config is None else config
     if not isinstance(config, dict):
         raise _invalid("generationConfig must be an object", "generationConfig")
-    thinking = get(config, "thinkingConfig", "thinking_config") or {}
+    thinking = get(config, "thinkingConfig", "thinking_config")
+    thinking = {} if thinking is None else thinking
     budget = get(thinking, "thinkingBudget", "thinking_budget")
     budget = budget if isinstance(budget, int) and budget >= 0 else None
     effort = effort_from_level(get(thinking, "thinkingLevel", "thinking_level")) or effort_for_budget(budget)
     stops = get(config, "stopSequences", "stop_sequences")
+    if stops is not None and (not isinstance(stops, list) or not all(isinstance(s, str) for s in stops)):
+        raise _invalid("stopSequences must be an array of strings", "generationConfig.stopSequences")
+    for camel, snake in (("safetySettings", "safety_settings"),):
+        if get(body, camel, snake) is not None and not isinstance(get(body, camel, snake), list):
+            raise _invalid(f"{camel} must be an array", camel)
+    if not isinstance(thinking, dict):
+        raise _invalid("thinkingConfig must be an object", "generationConfig.thinkingConfig")
     seed = config.get("seed")
     return ChatRequest(
         model=model,

@@ -54,8 +54,8 @@ def _content_parts(content: Any, param: str, untranslated: list[Untranslated]) -
         raise _invalid("content must be a string or an array of content parts", param)
     parts: list[Part] = []
     for i, item in enumerate(content):
-        if not isinstance(item, dict):
-            raise _invalid("each content part must be an object", f"{param}[{i}]")
+        if not isinstance(item, dict) or not isinstance(item.get("type"), str):
+            raise _invalid("each content part must be an object with a type", f"{param}[{i}]")
         kind = item.get("type")
         if kind == "text":
             parts.append(TextPart(text=str(item.get("text", "")), cache_control=item.get("cache_control")))
@@ -87,7 +87,7 @@ def image_to_url(part: ImagePart) -> str:
 
 
 def _tool_calls(raw: Any, param: str) -> list[ToolCall]:
-    if not raw:
+    if raw is None:
         return []
     if not isinstance(raw, list):
         raise _invalid("tool_calls must be an array", param)
@@ -112,8 +112,11 @@ def _messages(raw: Any, untranslated: list[Untranslated]) -> tuple[list[TextPart
         if not isinstance(item, dict):
             raise _invalid("each message must be an object", param)
         role = item.get("role")
-        if role not in _ROLES:
+        if not isinstance(role, str) or role not in _ROLES:
             raise _invalid(f"invalid role {role!r}", f"{param}.role")
+        for key in ("tool_call_id", "name"):
+            if item.get(key) is not None and not isinstance(item[key], str):
+                raise _invalid(f"{key} must be a string", f"{param}.{key}")
         parts = _content_parts(item.get("content"), f"{param}.content", untranslated)
         if role in ("system", "developer"):
             system.extend(p for p in parts if isinstance(p, TextPart))
@@ -162,13 +165,17 @@ def _tool_choice(raw: Any, parallel: Any) -> ToolChoice | None:
 
 
 def _response_format(raw: Any) -> ResponseFormat | None:
-    if not isinstance(raw, dict):
+    if raw is None:
         return None
+    if not isinstance(raw, dict) or not isinstance(raw.get("type"), str):
+        raise _invalid("response_format must be an object with a type", "response_format")
     kind = raw.get("type")
     if kind == "json_object":
         return ResponseFormat(type="json_object")
     if kind == "json_schema":
-        spec = raw.get("json_schema") or {}
+        spec = raw.get("json_schema")
+        if not isinstance(spec, dict):
+            raise _invalid("response_format.json_schema must be an object", "response_format.json_schema")
         return ResponseFormat(type="json_schema", schema=spec.get("schema"), name=spec.get("name"),
                               strict=spec.get("strict"))
     return ResponseFormat(type="text") if kind == "text" else None
@@ -182,6 +189,35 @@ def _positive_int(body: dict[str, Any], key: str) -> int | None:
     return integer(body.get(key), key, key, _CODE)
 
 
+def _stop(raw: Any) -> list[str]:
+    if raw is None:
+        return []
+    if isinstance(raw, str):
+        return [raw]
+    if not isinstance(raw, list) or not all(isinstance(s, str) for s in raw):
+        raise _invalid("stop must be a string or an array of strings", "stop")
+    return list(raw)
+
+
+def _check_passthrough(body: dict[str, Any]) -> None:
+    """Fields the domain does not model but an OpenAI-compatible provider receives as they are:
+    refused here when the provider would refuse them."""
+    for key in ("frequency_penalty", "presence_penalty"):
+        number(body.get(key), key, key, _CODE, -2, 2)
+    seed = body.get("seed")
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
+        raise _invalid("seed must be an integer", "seed")
+    for key in ("stream_options", "metadata", "logit_bias", "prediction", "audio", "web_search_options"):
+        if body.get(key) is not None and not isinstance(body[key], dict):
+            raise _invalid(f"{key} must be an object", key)
+    for key in ("user", "service_tier", "reasoning_effort", "verbosity"):
+        if body.get(key) is not None and not isinstance(body[key], str):
+            raise _invalid(f"{key} must be a string", key)
+    for key in ("stream", "logprobs", "parallel_tool_calls", "store"):
+        if body.get(key) is not None and not isinstance(body[key], bool):
+            raise _invalid(f"{key} must be a boolean", key)
+
+
 def parse_request(body: dict[str, Any]) -> ChatRequest:
     """A client's chat-completions body -> ChatRequest (raises InvalidRequest naming the field)."""
     model = body.get("model", "")
@@ -191,7 +227,7 @@ def parse_request(body: dict[str, Any]) -> ChatRequest:
         raise _invalid("model must be a string", "model")
     untranslated: list[Untranslated] = []
     system, messages = _messages(body.get("messages"), untranslated)
-    stop = body.get("stop")
+    _check_passthrough(body)
     stream_options = body.get("stream_options")
     effort = body.get("reasoning_effort")
     return ChatRequest(
@@ -204,7 +240,7 @@ def parse_request(body: dict[str, Any]) -> ChatRequest:
         temperature=_number(body, "temperature", 0, 2),
         top_p=_number(body, "top_p", 0, 1),
         top_k=_positive_int(body, "top_k"),
-        stop=[stop] if isinstance(stop, str) else [s for s in stop or [] if isinstance(s, str)],
+        stop=_stop(body.get("stop")),
         stream=bool(body.get("stream")),
         include_usage=bool(isinstance(stream_options, dict) and stream_options.get("include_usage")),
         n=_positive_int(body, "n") or 1,

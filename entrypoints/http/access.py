@@ -22,10 +22,12 @@ from typing import Any
 
 import orjson
 from blacksheep import Request, Response
+from blacksheep.exceptions import MessageAborted
 
 from application.access import AccessGate
 from application.metering import Metering, RequestMeter
 from domain.errors import AuthenticationFailed, status_of
+from domain.errors import is_refusal as refused_input
 
 log = logging.getLogger(__name__)
 Handler = Callable[[Request], Awaitable[Response]]
@@ -75,6 +77,13 @@ def admin_authorized(request: Request, token: str) -> bool:
     return scheme.lower() == b"bearer" and hmac.compare_digest(value.strip(), token.encode())
 
 
+def is_refusal(exc: BaseException) -> bool:
+    """Bad input the gateway refused itself, before any upstream call: not recorded."""
+    if isinstance(exc, MessageAborted):  # the client left before its body arrived
+        return True
+    return refused_input(exc)
+
+
 def access_middleware(metering: Metering | None, gate: Callable[[], AccessGate] | None,
                       admin_token: str) -> Middleware:
     async def middleware(request: Request, handler: Handler) -> Response:
@@ -101,7 +110,10 @@ def access_middleware(metering: Metering | None, gate: Callable[[], AccessGate] 
             raise
         except Exception as exc:
             if meter is not None:
-                meter.finish(*status_of(exc))
+                if is_refusal(exc):
+                    meter.discard()
+                else:
+                    meter.finish(*status_of(exc))
             raise
         if meter is not None:
             _close(meter, response)

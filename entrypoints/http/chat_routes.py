@@ -45,8 +45,8 @@ async def handle_chat(request: Request, chat: ChatService, codec: Codec, body: d
 
     notes = _notes(call, outcome.target.provider)
     if sse:
-        return sse_response(outcome, encoder.encode, stream_error, notes)
-    return stream_response(outcome, encoder.encode, stream_error, b"application/json", notes)
+        return sse_response(outcome, encoder.encode, stream_error, notes, request=request)
+    return stream_response(outcome, encoder.encode, stream_error, b"application/json", notes, request=request)
 
 
 def family_headers(request: Request, names: tuple[str, ...]) -> dict[str, str]:

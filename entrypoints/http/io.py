@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -9,23 +10,57 @@ import orjson
 from blacksheep import Content, Request, Response, StreamedContent
 
 from application.chat import ChatOutcome, StreamOutcome
-from domain.errors import InvalidRequest, PayloadTooLarge
+from domain.errors import InvalidRequest, PayloadTooLarge, ServiceUnavailable
 
 JSON = b"application/json"
 
 
+# Bounds on what one body may hold, whatever its size in bytes (orjson itself refuses nesting
+# deeper than 1024 levels): conversation turns, and the parts and tools of a request.
+MAX_ITEMS = {"messages": 10_000, "contents": 10_000, "input": 10_000, "tools": 1_000, "models": 1_000}
+MAX_PARTS = 1_000
+
+
+async def read_body(request: Request, max_bytes: int) -> bytes:
+    """The body, read chunk by chunk and abandoned as soon as it passes `max_bytes` (chunked
+    uploads carry no Content-Length to refuse up front): never more than the limit in memory."""
+    if not hasattr(request.content, "receive"):  # a body already in memory (the test client)
+        raw = await request.read() or b""
+        if len(raw) > max_bytes:
+            raise PayloadTooLarge(f"request body exceeds {max_bytes} bytes")
+        return raw
+    received = bytearray()
+    async for chunk in request.stream():  # type: ignore[attr-defined]  # an async generator; the stub says otherwise
+        if chunk:
+            received.extend(chunk)
+            if len(received) > max_bytes:
+                raise PayloadTooLarge(f"request body exceeds {max_bytes} bytes")
+    return bytes(received)
+
+
+def check_bounds(body: dict[str, Any]) -> None:
+    for key, limit in MAX_ITEMS.items():
+        items = body.get(key)
+        if isinstance(items, list) and len(items) > limit:
+            raise InvalidRequest(f"{key} holds {len(items)} items; at most {limit} are accepted", param=key)
+        for i, item in enumerate(items if isinstance(items, list) else ()):
+            parts = (item.get("content") or item.get("parts")) if isinstance(item, dict) else None
+            if isinstance(parts, list) and len(parts) > MAX_PARTS:
+                raise InvalidRequest(f"{key}[{i}] holds {len(parts)} parts; at most {MAX_PARTS} are accepted",
+                                     param=f"{key}[{i}]")
+
+
 async def read_json(request: Request, max_bytes: int) -> dict[str, Any]:
-    raw = await request.read()
+    raw = await read_body(request, max_bytes)
     if not raw:
         raise InvalidRequest("request body is empty; expected a JSON object")
-    if len(raw) > max_bytes:
-        raise PayloadTooLarge(f"request body exceeds {max_bytes} bytes")
     try:
         body = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
         raise InvalidRequest(f"request body is not valid JSON: {exc.msg}") from None
     if not isinstance(body, dict):
         raise InvalidRequest("request body must be a JSON object")
+    check_bounds(body)
     return body
 
 
@@ -59,9 +94,38 @@ def sse_response(
     encode: Callable[[Any], bytes],
     on_error: Callable[[BaseException], bytes],
     extra_headers: list[tuple[bytes, bytes]] | None = None,
+    request: Request | None = None,
 ) -> Response:
     headers = [(b"x-accel-buffering", b"no"), *(extra_headers or [])]
-    return stream_response(outcome, encode, on_error, b"text/event-stream", headers)
+    return stream_response(outcome, encode, on_error, b"text/event-stream", headers, request)
+
+
+def watch_disconnect(request: Request | None, task: asyncio.Task[Any]) -> asyncio.Task[None] | None:
+    """Cancel `task` when the client of `request` hangs up (ASGI `http.disconnect`, which the
+    server delivers once the body has been read and the connection closes). None when the request
+    is not bound to an ASGI connection (the test client)."""
+    receive = getattr(getattr(request, "content", None), "receive", None)
+    if receive is None:
+        return None
+
+    async def watch() -> None:
+        while True:
+            message = await receive()
+            if message.get("type") == "http.disconnect":
+                task.cancel(DISCONNECTED)
+                return
+
+    return asyncio.ensure_future(watch())
+
+
+DISCONNECTED = "client disconnected"
+SHUTTING_DOWN = "the gateway is shutting down and could not finish this request in time; retry"
+
+
+def is_shutdown_cancel(exc: BaseException) -> bool:
+    """uvicorn cancels the requests still running when `shutdown_timeout_s` has passed."""
+    return isinstance(exc, asyncio.CancelledError) and any(
+        isinstance(arg, str) and "graceful shutdown" in arg for arg in exc.args)
 
 
 def stream_response(
@@ -70,20 +134,33 @@ def stream_response(
     on_error: Callable[[BaseException], bytes],
     content_type: bytes,
     extra_headers: list[tuple[bytes, bytes]] | None = None,
+    request: Request | None = None,
 ) -> Response:
     """Stream `outcome.events` through `encode`. A failure after the first byte cannot change the
-    status any more, so it ends the stream with the family's own error frame."""
+    status any more, so it ends the stream with the family's own error frame. A client that hangs
+    up cancels the upstream call at once (the meter records the request as cancelled)."""
 
     async def body() -> AsyncIterator[bytes]:
         events = outcome.events
+        task = asyncio.current_task()
+        watcher = watch_disconnect(request, task) if task is not None else None
         try:
             async for event in events:
                 frame = encode(event)
                 if frame:
                     yield frame
+        except asyncio.CancelledError as exc:
+            if task is None or not (DISCONNECTED in exc.args or is_shutdown_cancel(exc)):
+                raise
+            task.uncancel()
+            if is_shutdown_cancel(exc):  # the drain deadline passed: end with the family's error event
+                yield on_error(ServiceUnavailable(SHUTTING_DOWN))
+            # else the client is gone: end quietly, nobody is left to write to
         except Exception as exc:  # mid-stream: report in-band, never hang or drop silently
             yield on_error(exc)
         finally:
+            if watcher is not None:
+                watcher.cancel()
             aclose = getattr(events, "aclose", None)
             if aclose is not None:
                 await aclose()

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import uuid
 from collections.abc import Awaitable, Callable
 
 from blacksheep import Request, Response
+from blacksheep.exceptions import MessageAborted
 
-from domain.errors import PayloadTooLarge
+from domain.errors import InvalidRequest, PayloadTooLarge, ServiceUnavailable
 from entrypoints.http.errors import error_response, family_for_path
+from entrypoints.http.io import SHUTTING_DOWN, is_shutdown_cancel
 
 Handler = Callable[[Request], Awaitable[Response]]
+log = logging.getLogger("adaptive_proxy")
 
 
 def gateway_middleware(max_body_bytes: int) -> Callable[[Request, Handler], Awaitable[Response]]:
@@ -23,6 +28,18 @@ def gateway_middleware(max_body_bytes: int) -> Callable[[Request, Handler], Awai
             if length is not None and length.isdigit() and int(length) > max_body_bytes:
                 raise PayloadTooLarge(f"request body exceeds {max_body_bytes} bytes")
             response = await handler(request)
+        except asyncio.CancelledError as exc:
+            task = asyncio.current_task()
+            if not is_shutdown_cancel(exc) or task is None:
+                raise
+            task.uncancel()  # the drain deadline passed: answer in the caller's shape, not uvicorn's text 500
+            response = error_response(family_for_path(request.path), ServiceUnavailable(SHUTTING_DOWN), request_id)
+            response.headers.add(b"connection", b"close")
+        except MessageAborted:  # the client went away before its body arrived: nobody to answer
+            log.warning("request %s %s: client disconnected before sending the whole body", request_id,
+                        request.path)
+            response = error_response(family_for_path(request.path),
+                                      InvalidRequest("request body was not received completely"), request_id)
         except Exception as exc:  # the boundary: anything unexpected is a 500 in the caller's shape, logged
             response = error_response(family_for_path(request.path), exc, request_id)
         if b"x-request-id" not in response.headers:  # error responses already carry it: once, not twice

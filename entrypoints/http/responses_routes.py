@@ -64,7 +64,7 @@ async def create_response(request: Request, chat: ChatService, store: ResponseSt
             return b"".join(sse(event) for event in encoder.fail(kind, message))
 
         return sse_response(kept, lambda event: b"".join(sse(e) for e in encoder.feed(event)), on_error,
-                            _notes(context, relayed))
+                            _notes(context, relayed), request)
     result = await chat.complete(call)
     relayed = result.response.raw_family == "responses" and result.response.raw is not None
     if relayed and result.response.raw is not None:

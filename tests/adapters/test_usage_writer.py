@@ -151,3 +151,22 @@ async def test_drain_never_hangs_whatever_the_flusher_is_doing(tmp_path: Path) -
         async with asyncio.timeout(2):
             await w.drain()
     assert len(sink) == 100
+
+
+async def test_spilled_records_leave_the_pending_map_but_their_spend_still_counts(tmp_path: Path) -> None:
+    from application.metering import PendingSpend
+
+    pending, sink = PendingSpend(), FlakySink()
+    w = BatchedUsageWriter(sink, tmp_path / "spill.jsonl", flush_interval_s=0.01, queue_size=2,
+                           on_written=pending.settle, on_spilled=pending.spilled)
+    sink.down = True
+    for i in range(10):
+        charged = record(i, charge_credits=True, organization_id="acme")
+        pending.add(charged)
+        w.submit(charged)
+    assert not await w.flush()
+    assert w.spilled == 8 and len(pending) == 2  # only the records still queued are held in memory
+    assert pending.for_org("acme") == Decimal("0.010")  # ... but every unwritten cost still counts
+    sink.down = False
+    assert await w.flush()  # the queue, then the replayed spill file
+    assert len(sink) == 10 and len(pending) == 0 and pending.for_org("acme") == 0

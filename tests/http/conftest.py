@@ -30,9 +30,11 @@ async def gateway(slept: list[float]) -> AsyncIterator[Callable[..., Any]]:
     async def no_wait(seconds: float) -> None:
         slept.append(seconds)
 
-    async def start(config: dict[str, Any], upstream: Upstream) -> TestClient:
+    async def start(config: dict[str, Any], upstream: Upstream, clock: Any = None) -> TestClient:
         container = build_container(settings_from_dict(config))
         container.sleep.override(providers.Object(no_wait))
+        if clock is not None:
+            container.clock.override(providers.Object(clock))
         container.http_client.override(
             providers.Object(httpx2.AsyncClient(transport=httpx2.MockTransport(upstream))))
         app = create_app(container)

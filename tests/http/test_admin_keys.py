@@ -90,7 +90,10 @@ async def test_usage_and_stats_of_a_key(metered, tmp_path: Path) -> None:
     created = await gw.new_key()
     for _ in range(3):
         await gw.client.post("/v1/chat/completions", content=chat(), headers=bearer(created["key"]))
+    # a bad model is refused before anything is served: no row; an upstream failure is recorded
     await gw.client.post("/v1/chat/completions", content=chat(model="up:zzz"), headers=bearer(created["key"]))
+    gw.upstream.fail = True
+    await gw.client.post("/v1/chat/completions", content=chat(), headers=bearer(created["key"]))
     await gw.flush()
     page = await gw.admin_get(f"/admin/api-keys/{created['id']}/usage?limit=2")
     assert len(page["data"]) == 2 and page["has_more"] is True
@@ -99,7 +102,7 @@ async def test_usage_and_stats_of_a_key(metered, tmp_path: Path) -> None:
     assert len(rest["data"]) == 2
     stats = await gw.admin_get(f"/admin/api-keys/{created['id']}/stats")
     assert (stats["requests"], stats["errors"], stats["cost"], stats["input_tokens"]) == (4, 1, "0.0054", 3000)
-    assert {(m["model"], m["requests"]) for m in stats["by_model"]} == {("m1", 3), ("", 1)}
+    assert {(m["model"], m["requests"]) for m in stats["by_model"]} == {("m1", 3), ("", 1)}  # failed: unserved
     since = await gw.admin_get(f"/admin/api-keys/{created['id']}/stats?since=2999-01-01T00:00:00Z")
     assert since["requests"] == 0
     assert (await gw.client.get("/admin/api-keys/999/usage", headers=ADMIN)).status == 404

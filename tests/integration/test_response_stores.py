@@ -2,19 +2,25 @@
 
 from __future__ import annotations
 
+import socket
+import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pytest
 import redis.asyncio as redis_asyncio
 from dependency_injector import providers
+from sqlalchemy.engine import make_url
 
 from adapters.memory.response_store import InMemoryResponseStore
+from adapters.redis.client import redis_client
 from adapters.redis.response_store import RedisResponseStore
-from domain.errors import ServiceUnavailable
 from tests.clock import FrozenClock
+from tests.integration import test_redis_fallback
+from tests.integration.test_store_outage_postgres import Forwarder
 
 Make = Callable[..., Any]
+frozen_port = test_redis_fallback.frozen_port  # the fixture: a Redis that accepts and never answers
 
 
 @pytest.fixture(params=["memory", "redis"])
@@ -101,11 +107,46 @@ async def test_the_container_builds_the_store_from_responses_settings() -> None:
     assert await store.get("resp_2") is None  # store_ttl_s: 5
 
 
-async def test_an_unreachable_redis_is_a_clear_error() -> None:
-    client = redis_asyncio.Redis.from_url("redis://127.0.0.1:1/0", socket_connect_timeout=0.2)
-    store = RedisResponseStore(client, FrozenClock())
-    with pytest.raises(ServiceUnavailable):
-        await store.get("resp_1")
-    with pytest.raises(ServiceUnavailable):
-        await store.put("resp_1", document(1))
-    await client.aclose()
+async def test_a_frozen_redis_costs_one_timeout_then_the_local_store_serves(frozen_port: int) -> None:
+    client = redis_client(f"redis://127.0.0.1:{frozen_port}/0", timeout_s=0.2)
+    assert client is not None
+    store = RedisResponseStore(client, FrozenClock(), retry_after_s=5)
+    try:
+        started = time.monotonic()
+        await store.put("resp_1", document(1))  # one timeout, then kept locally
+        assert time.monotonic() - started < 1.0 and store.status()["degraded"] is True
+        started = time.monotonic()
+        for n in range(50):
+            await store.put(f"resp_{n}", document(n))
+            assert await store.get(f"resp_{n}") == document(n)
+        assert time.monotonic() - started < 0.2  # no Redis round trip per request meanwhile
+    finally:
+        await client.aclose()
+
+
+async def test_back_to_redis_once_it_answers(redis_url: tuple[str, str]) -> None:
+    url, prefix = redis_url
+    target = make_url(url.replace("redis://", "postgresql://", 1))  # only to parse host and port
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    client = redis_client(f"redis://127.0.0.1:{port}/{target.database or 0}", timeout_s=0.5)
+    assert client is not None
+    clock = FrozenClock()
+    store = RedisResponseStore(client, clock, prefix=prefix, retry_after_s=5)
+    forward = Forwarder(target.host or "127.0.0.1", target.port or 6379)
+    forward.port = port
+    shared = redis_asyncio.Redis.from_url(url)
+    try:
+        await store.put("resp_local", document(1))  # nothing listens: local
+        assert store.status()["degraded"] is True
+        await forward.start()
+        clock.t += 5
+        await store.put("resp_shared", document(2))
+        assert store.status() == {"store": "redis", "degraded": False}
+        assert await shared.exists(f"{prefix}rs:e:resp_shared") == 1  # in Redis, for every instance
+        assert await store.get("resp_local") == document(1)  # what was kept meanwhile is still served
+    finally:
+        await forward.cut()
+        await shared.aclose()
+        await client.aclose()

@@ -208,7 +208,7 @@ def _effort(raw: Any) -> ReasoningEffort | None:
     effort = raw.get("effort")
     if effort is None:
         return None
-    if effort not in _EFFORTS:
+    if not isinstance(effort, str) or effort not in _EFFORTS:
         raise invalid("reasoning.effort must be none, minimal, low, medium, high or xhigh", "reasoning.effort")
     return _EFFORTS[effort]
 
