@@ -37,6 +37,7 @@ from adapters.system_clock import SystemClock
 from adapters.wire.cache_residue import residue as wire_residue
 from application.access import AccessGate, RateLimitedProviderFactory
 from application.billing import BillingService
+from application.breaker_history import BreakerHistory, RecordingBreakerStore
 from application.dashboard import DashboardReads
 from application.execution import Executor
 from application.health import HealthService, Section, breaker_section, status_section
@@ -239,11 +240,15 @@ class Container(containers.DeclarativeContainer):
                                    providers=settings.provided.providers)
     cache = providers.Container(CacheContainer, settings=settings, redis=redis, store_kind=store_kind,
                                 http_client=http_client)
-    breaker_store: providers.Provider[BreakerStore] = providers.Selector(
+    shared_breaker_store: providers.Provider[BreakerStore] = providers.Selector(
         store_kind,
         redis=providers.Singleton(RedisBreakerStore, client=redis, prefix=settings.provided.redis.key_prefix),
         memory=providers.Singleton(InMemoryBreakerStore),
     )
+    # Every breaker result goes through this wrapper, which keeps the recent transitions (dashboard).
+    breaker_history = providers.Singleton(BreakerHistory)
+    breaker_store: providers.Provider[BreakerStore] = providers.Singleton(
+        RecordingBreakerStore, inner=shared_breaker_store, history=breaker_history)
 
     response_store: providers.Provider[ResponseStore] = providers.Selector(
         store_kind,
@@ -302,7 +307,8 @@ class Container(containers.DeclarativeContainer):
                                         minutes=settings.provided.dashboard.history_minutes)
     dashboard_reads = providers.Factory(DashboardReads, settings=settings, traffic_stats=traffic_stats,
                                         breakers=breaker_store, breaker_policy=breaker_policy,
-                                        catalog=metering.pricing, clock=clock, response_cache=cache.store,
+                                        breaker_history=breaker_history, catalog=metering.pricing, clock=clock,
+                                        response_cache=cache.store,
                                         route_cache=route_cache)
 
     lifecycle = providers.Resource(_lifecycle, http_client=http_client, registry=registry, redis=redis,

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from application.breaker_history import BreakerHistory
 from application.settings import Settings
 from application.traffic_stats import TrafficStats
 from domain.breaker import BreakerPolicy
@@ -37,6 +38,7 @@ class DashboardReads:
     clock: Clock
     response_cache: KeyedCache[Any] | None = None
     route_cache: KeyedCache[Any] | None = None
+    breaker_history: BreakerHistory | None = None
 
     def traffic(self, minutes: int = HOUR) -> dict[str, Any]:
         return self.traffic_stats.window(minutes)
@@ -58,6 +60,8 @@ class DashboardReads:
                     state = "half_open"  # the next call is let through as a probe
                 breakers.append({"key": key, "state": state, "stored_state": snap.state,
                                  "failures": snap.failures, "changed_at": snap.changed_at})
+            transitions = [t.as_dict() for t in (self.breaker_history.recent() if self.breaker_history else [])
+                           if t.key == name or t.key.startswith(f"{name}:")]
             models = [
                 {"model": m.model, "input_per_mtok": m.input_per_mtok, "output_per_mtok": m.output_per_mtok,
                  "cache_read_per_mtok": m.cache_read_per_mtok, "context_window": m.context_window,
@@ -66,6 +70,7 @@ class DashboardReads:
                 for m in self.catalog.for_provider(name)]
             out.append({"name": name, "kind": provider.kind, "enabled": enabled, "reason": reason,
                         "base_url": provider.base_url, "breaker": _worst(breakers), "breakers": breakers,
+                        "transitions": transitions,
                         "traffic_1h": traffic.get(name), "models": models})
         return {"breaker_store": self.breakers.status(), "providers": out}
 
