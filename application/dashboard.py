@@ -11,6 +11,7 @@ from typing import Any
 
 from application.breaker_history import BreakerHistory
 from application.settings import Settings
+from application.shared_traffic import SharedTraffic
 from application.traffic_stats import TrafficStats
 from domain.breaker import BreakerPolicy
 from domain.catalog import Catalog
@@ -39,15 +40,18 @@ class DashboardReads:
     response_cache: KeyedCache[Any] | None = None
     route_cache: KeyedCache[Any] | None = None
     breaker_history: BreakerHistory | None = None
+    shared_traffic: SharedTraffic | None = None  # with Redis: every instance's traffic added up
 
-    def traffic(self, minutes: int = HOUR) -> dict[str, Any]:
-        return self.traffic_stats.window(minutes)
+    async def traffic(self, minutes: int = HOUR) -> dict[str, Any]:
+        if self.shared_traffic is not None:
+            return await self.shared_traffic.window(minutes)
+        return {**self.traffic_stats.window(minutes), "scope": "instance"}
 
     async def providers(self) -> dict[str, Any]:
         """Each provider: enabled or why not, its breakers (effective state), recent traffic, models."""
         snapshots = await self.breakers.snapshots()
         now = self.clock.now()
-        traffic = self.traffic_stats.window(HOUR)["providers"]
+        traffic = (await self.traffic(HOUR))["providers"]
         out = []
         for name, provider in self.settings.providers.items():
             enabled, reason = provider_state(self.settings, name)
@@ -77,7 +81,7 @@ class DashboardReads:
     async def caches(self) -> dict[str, Any]:
         """Entries per cache and, over the last hour: the response cache's outcomes (`cache_tier`)
         and the routing cache's hit rate (requests whose model choice came from the cache)."""
-        window = self.traffic_stats.window(HOUR)
+        window = await self.traffic(HOUR)
         tiers = window["cache_tiers"]
         total = sum(tiers.values())
 

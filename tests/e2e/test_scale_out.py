@@ -200,3 +200,30 @@ def test_routing_and_response_caches_are_shared(stack: Stack) -> None:
     assert served_by(hit) != served_by(miss)
     assert miss.headers["x-adaptive-cache"] == "miss" and hit.headers["x-adaptive-cache"] == "exact"
     assert hit.parse().choices[0].message.content == miss.parse().choices[0].message.content
+
+
+def test_the_dashboards_traffic_adds_both_instances_up(stack: Stack) -> None:
+    key, _, _ = stack.funded_key()
+    first, second = stack.instances
+
+    def traffic(url: str) -> dict[str, Any]:
+        response = httpx.get(f"{url}/admin/stats/traffic?minutes=5", headers=ADMIN, timeout=10)
+        assert response.status_code == 200, response.text
+        return dict(response.json())
+
+    def requests_seen() -> set[int]:
+        return {traffic(url)["totals"]["requests"] for url in stack.instances}
+
+    def settled() -> tuple[int] | None:  # both instances report the same total (earlier tests' traffic)
+        seen = requests_seen()
+        return (seen.pop(),) if len(seen) == 1 else None
+
+    (before,) = eventually(settled)
+    for url, count in ((first, 3), (second, 2)):
+        for i in range(count):
+            stack.client(key, url).chat.completions.create(model=PAID, messages=ask(f"counted {url} {i}"))
+    # each instance copies its buckets to Redis within a second (its own at once when asked)
+    assert eventually(lambda: requests_seen() == {before + 5}), requests_seen()
+    window = traffic(second)
+    assert window["scope"] == "shared" and window["instances_seen"] == 2
+    assert window["models"][PAID] >= 5
