@@ -107,4 +107,3 @@ def test_repeated_windows_see_new_traffic_and_advancing_minutes() -> None:
     clock.t = 180.0  # minute 0 has left the 3-minute window (minutes 1-3)
     assert stats.window(3)["totals"]["requests"] == 1
     assert stats.window(5)["totals"]["requests"] == 3
-
