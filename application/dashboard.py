@@ -13,7 +13,7 @@ from application.breaker_history import BreakerHistory
 from application.settings import Settings
 from application.shared_traffic import SharedTraffic
 from application.traffic_stats import TrafficStats
-from domain.breaker import BreakerPolicy
+from domain.breaker import BreakerPolicy, breaker_key
 from domain.catalog import Catalog
 from domain.errors import NotFound
 from domain.ports import BreakerStore, Clock, KeyedCache
@@ -50,6 +50,15 @@ class DashboardReads:
     async def providers(self) -> dict[str, Any]:
         """Each provider: enabled or why not, its breakers (effective state), recent traffic, models."""
         snapshots = await self.breakers.snapshots()
+        # snapshots() lists the breakers this instance has used; one opened by another instance
+        # (a shared store) is read too, so that every instance's page shows it.
+        per_model = self.settings.fallback.breaker.per_model
+        for name in self.settings.providers:
+            for key in sorted({breaker_key(name, m.model, per_model) for m in self.catalog.for_provider(name)}):
+                if key not in snapshots:
+                    snap = await self.breakers.snapshot(key)
+                    if snap.state != "closed" or snap.failures:
+                        snapshots[key] = snap
         now = self.clock.now()
         traffic = (await self.traffic(HOUR))["providers"]
         out = []
