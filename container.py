@@ -25,6 +25,7 @@ from adapters.memory.keyed_cache import InMemoryResponseCache, InMemoryRouteCach
 from adapters.memory.rate_limiter import InMemoryRateLimiter
 from adapters.memory.response_store import InMemoryResponseStore
 from adapters.providers.factory import SdkProviderFactory, shared_http_client
+from adapters.redis.breaker_history import RedisBreakerHistory
 from adapters.redis.breaker_store import RedisBreakerStore
 from adapters.redis.client import close_redis, redis_client, redis_probe
 from adapters.redis.keyed_cache import RedisResponseCache, RedisRouteCache
@@ -42,7 +43,7 @@ from adapters.system_clock import SystemClock
 from adapters.wire.cache_residue import residue as wire_residue
 from application.access import AccessGate, RateLimitedProviderFactory
 from application.billing import BillingService
-from application.breaker_history import BreakerHistory, RecordingBreakerStore
+from application.breaker_history import BreakerHistory, RecordingBreakerStore, TransitionLog
 from application.dashboard import DashboardReads
 from application.execution import Executor
 from application.health import HealthService, Section, breaker_section, status_section
@@ -267,7 +268,13 @@ class Container(containers.DeclarativeContainer):
         memory=providers.Singleton(InMemoryBreakerStore),
     )
     # Every breaker result goes through this wrapper, which keeps the recent transitions (dashboard).
-    breaker_history = providers.Singleton(BreakerHistory)
+    local_breaker_history = providers.Singleton(BreakerHistory)
+    breaker_history: providers.Provider[TransitionLog] = providers.Selector(
+        store_kind,
+        redis=providers.Singleton(RedisBreakerHistory, client=redis, prefix=settings.provided.redis.key_prefix,
+                                  local=local_breaker_history),
+        memory=local_breaker_history,
+    )
     breaker_store: providers.Provider[BreakerStore] = providers.Singleton(
         RecordingBreakerStore, inner=shared_breaker_store, history=breaker_history)
 

@@ -3,15 +3,15 @@
 `RecordingBreakerStore` wraps the configured `BreakerStore` and, whenever a result recorded
 through it comes back in another state than the last one this process saw for that key, appends
 a `Transition` to the `BreakerHistory` (oldest dropped past `size`). It costs one dict lookup per
-recorded result and no I/O. The history is per process: with a shared (Redis) store, a
-transition caused by another instance shows here once this instance records a result for that
-key (its state is read back from the shared store with every result)."""
+recorded result and no I/O on the request path. `BreakerHistory` is per process; with Redis,
+`adapters/redis/breaker_history.py` also copies each transition to a bounded shared list in the
+background, so every instance's page shows every instance's transitions."""
 
 from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from domain.breaker import BreakerPolicy, BreakerSnapshot
 from domain.ports import BreakerStore
@@ -30,6 +30,20 @@ class Transition:
                 "failures": self.failures}
 
 
+class TransitionLog(Protocol):
+    def add(self, transition: Transition) -> None:
+        """Called on the request path: must not wait for I/O."""
+        ...
+
+    async def recent(self) -> list[Transition]:
+        """Newest first, at most the log's size."""
+        ...
+
+
+def from_dict(data: dict[str, Any]) -> Transition:
+    return Transition(str(data["key"]), str(data["from"]), str(data["to"]), float(data["at"]), int(data["failures"]))
+
+
 class BreakerHistory:
     def __init__(self, size: int = 100) -> None:
         if size < 1:
@@ -39,15 +53,21 @@ class BreakerHistory:
     def add(self, transition: Transition) -> None:
         self._items.append(transition)
 
-    def recent(self) -> list[Transition]:
-        """Newest first."""
+    @property
+    def size(self) -> int:
+        return self._items.maxlen or 0
+
+    def newest(self) -> list[Transition]:
         return list(reversed(self._items))
+
+    async def recent(self) -> list[Transition]:
+        return self.newest()
 
 
 class RecordingBreakerStore:
     """A `BreakerStore` that tells `history` about the state changes it sees."""
 
-    def __init__(self, inner: BreakerStore, history: BreakerHistory) -> None:
+    def __init__(self, inner: BreakerStore, history: TransitionLog) -> None:
         self._inner = inner
         self._history = history
         self._last: dict[str, str] = {}

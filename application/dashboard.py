@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from application.breaker_history import BreakerHistory
+from application.breaker_history import TransitionLog
 from application.settings import Settings
 from application.shared_traffic import SharedTraffic
 from application.traffic_stats import TrafficStats
@@ -39,7 +39,7 @@ class DashboardReads:
     clock: Clock
     response_cache: KeyedCache[Any] | None = None
     route_cache: KeyedCache[Any] | None = None
-    breaker_history: BreakerHistory | None = None
+    breaker_history: TransitionLog | None = None
     shared_traffic: SharedTraffic | None = None  # with Redis: every instance's traffic added up
 
     async def traffic(self, minutes: int = HOUR) -> dict[str, Any]:
@@ -60,6 +60,7 @@ class DashboardReads:
                     if snap.state != "closed" or snap.failures:
                         snapshots[key] = snap
         now = self.clock.now()
+        history = await self.breaker_history.recent() if self.breaker_history is not None else []
         traffic = (await self.traffic(HOUR))["providers"]
         out = []
         for name, provider in self.settings.providers.items():
@@ -73,8 +74,7 @@ class DashboardReads:
                     state = "half_open"  # the next call is let through as a probe
                 breakers.append({"key": key, "state": state, "stored_state": snap.state,
                                  "failures": snap.failures, "changed_at": snap.changed_at})
-            transitions = [t.as_dict() for t in (self.breaker_history.recent() if self.breaker_history else [])
-                           if t.key == name or t.key.startswith(f"{name}:")]
+            transitions = [t.as_dict() for t in history if t.key == name or t.key.startswith(f"{name}:")]
             models = [
                 {"model": m.model, "input_per_mtok": m.input_per_mtok, "output_per_mtok": m.output_per_mtok,
                  "cache_read_per_mtok": m.cache_read_per_mtok, "context_window": m.context_window,

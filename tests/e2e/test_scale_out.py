@@ -175,7 +175,9 @@ def test_a_breaker_opened_through_one_instance_is_open_on_the_other(stack: Stack
             one.chat.completions.create(model="bad:m", messages=ask("to the failing provider"))
     assert bad_upstream.stats()["requests"] == before + 2
     page = httpx.get(f"{second}/admin/stats/providers", headers=ADMIN, timeout=10).json()  # the dashboard's data
-    assert {p["name"]: p["breaker"] for p in page["providers"]}["bad"] == "open"
+    bad = {p["name"]: p for p in page["providers"]}["bad"]
+    assert bad["breaker"] == "open"
+    assert [(t["from"], t["to"]) for t in bad["transitions"]][:1] == [("closed", "open")]  # seen by the first
     raw = stack.client(key, second).chat.completions.with_raw_response.create(
         model="bad:m", messages=ask("to the failing provider"), extra_body={"fallback": {"mode": "sequential"}})
     assert raw.headers["x-adaptive-provider"] == "fake_openai"

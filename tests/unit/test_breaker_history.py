@@ -23,7 +23,7 @@ def test_each_state_change_is_recorded_once_newest_first() -> None:
         await store.record("p", True, POLICY, 112.5)  # the probe succeeded: closed
 
     asyncio.run(run())
-    assert [(t.key, t.from_state, t.to_state, t.at) for t in history.recent()] == [
+    assert [(t.key, t.from_state, t.to_state, t.at) for t in history.newest()] == [
         ("p", "open", "closed", 112.5), ("p", "closed", "open", 101.0)]
 
 
@@ -37,4 +37,4 @@ def test_the_history_keeps_only_the_newest() -> None:
             await store.record(f"p{i}", False, POLICY, float(i))
 
     asyncio.run(run())
-    assert [t.key for t in history.recent()] == ["p4", "p3", "p2"]
+    assert [t.key for t in history.newest()] == ["p4", "p3", "p2"]
