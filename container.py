@@ -13,7 +13,7 @@ import os
 import socket
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx2
 import redis.asyncio as redis_asyncio
@@ -45,12 +45,13 @@ from application.access import AccessGate, RateLimitedProviderFactory
 from application.billing import BillingService
 from application.breaker_history import BreakerHistory, RecordingBreakerStore, TransitionLog
 from application.dashboard import DashboardReads
+from application.embeddings import EmbeddingService
 from application.execution import Executor
 from application.health import HealthService, Section, breaker_section, status_section
 from application.keys import KeyCache, KeyService
+from application.metered_chat import MeteredChat
 from application.metering import Metering, PendingSpend
 from application.model_selection import ModelSelectionService
-from application.observation import ObservedChat
 from application.providers import ProviderRegistry
 from application.request_config import base_config
 from application.response_cache import ResponseCaching, config_namespace
@@ -68,6 +69,14 @@ from domain.telemetry import Observers
 if TYPE_CHECKING:
     from adapters.providers.embeddings import OpenAIEmbedder
     from adapters.stripe.payments import StripePaymentEvents
+
+
+T = TypeVar("T")
+
+
+def _when(enabled: bool, provider: Callable[[], T]) -> Callable[[], T] | None:
+    """`provider` (called when first needed) if the feature is on, else None."""
+    return provider if enabled else None
 
 
 def _store_kind(settings: Settings) -> str:
@@ -150,7 +159,7 @@ def _external_router(settings: Settings, http_client: httpx2.AsyncClient) -> Ext
 
 def _pricing_catalog(settings: Settings) -> Catalog:
     """Prices come from the YAML only: a request's provider overrides never change what it costs."""
-    return catalog_for(base_config(settings), list(settings.providers))
+    return catalog_for(base_config(settings), list(settings.providers), kinds=("chat", "embedding"))
 
 
 def _payments(settings: Settings) -> StripePaymentEvents | None:
@@ -281,8 +290,11 @@ class Container(containers.DeclarativeContainer):
     response_store: providers.Provider[ResponseStore] = providers.Selector(
         store_kind,
         redis=providers.Singleton(RedisResponseStore, client=redis, clock=clock,
-                                  prefix=settings.provided.redis.key_prefix),
-        memory=providers.Singleton(InMemoryResponseStore, clock=clock),
+                                  prefix=settings.provided.redis.key_prefix,
+                                  ttl_s=settings.provided.responses.store_ttl_s,
+                                  max_entries=settings.provided.responses.store_max_entries),
+        memory=providers.Singleton(InMemoryResponseStore, clock=clock, ttl_s=settings.provided.responses.store_ttl_s,
+                                   max_entries=settings.provided.responses.store_max_entries),
     )
 
     # --- domain policies and application services -----------------------------------------
@@ -318,9 +330,17 @@ class Container(containers.DeclarativeContainer):
     # Factory: cheap, and container overrides apply on every request.
     # Every finished chat request's RequestRecord goes here; adapters `container.observers().add(...)`.
     observers = providers.Singleton(Observers)
-    chat_service = providers.Factory(ObservedChat, settings=settings, registry=registry, executor=executor,
+    # The chat use case every frontend calls: observed, metered and admitted (MeteredChat); the
+    # ledger and the gate are handed over as providers, None when usage recording / API keys are off.
+    chat_service = providers.Factory(MeteredChat, settings=settings, registry=registry, executor=executor,
                                      selector=selector, base=base_request_config, cache=cache.response_caching,
-                                     observers=observers, pricing=metering.pricing)
+                                     observers=observers, pricing=metering.pricing,
+                                     metering=providers.Callable(_when, settings.provided.usage_recording,
+                                                                 metering.metering.provider),
+                                     gate=providers.Callable(_when, settings.provided.auth.api_keys,
+                                                             metering.access_gate.provider))
+    embedding_service = providers.Factory(EmbeddingService, settings=settings, registry=registry,
+                                          executor=executor, base=base_request_config)
     health_service = providers.Singleton(
         HealthService, settings=settings,
         probes=providers.Callable(_probes, settings, redis, metering.engine.provider),

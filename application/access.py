@@ -19,9 +19,10 @@ from application.providers import ProviderFactory
 from application.settings import ProviderSettings, RateLimitSettings, Settings
 from domain.chat import ChatRequest, ChatResponse, StreamEvent
 from domain.credits import preflight_allows
+from domain.embeddings import EmbeddingRequest, Embeddings
 from domain.errors import PaymentRequired, ProviderRateLimited, ProxyError, RateLimited, ServiceUnavailable
 from domain.keys import ANONYMOUS, ApiKey, Principal
-from domain.ports import ChatProvider, CreditLedger, RateLimiter
+from domain.ports import ChatProvider, CreditLedger, EmbeddingProvider, RateLimiter
 from domain.ratelimit import RateDecision
 
 log = logging.getLogger(__name__)
@@ -133,6 +134,11 @@ class RateLimitedProvider:
 
     async def count_tokens(self, request: ChatRequest, model: str) -> int:
         return await self._inner.count_tokens(request, model)
+
+    async def embed(self, request: EmbeddingRequest, model: str) -> Embeddings:
+        await self._acquire()
+        embedder: EmbeddingProvider = self._inner  # type: ignore[assignment]  # checked by the caller's kind
+        return await embedder.embed(request, model)
 
     async def aclose(self) -> None:
         await self._inner.aclose()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, cast
 
@@ -15,7 +15,8 @@ from application.response_cache import CachePlan, ResponseCaching
 from application.selection import Selection, Selector, Target
 from application.settings import FallbackSettings, Family, Settings
 from domain.breaker import breaker_key
-from domain.chat import ChatRequest, ChatResponse, StreamEvent
+from domain.cache_key import reported_cache_tier
+from domain.chat import ChatRequest, ChatResponse, StreamEnd, StreamEvent
 from domain.errors import UpstreamError
 from domain.fallback import FallbackPolicy, candidates
 from domain.keys import Principal
@@ -28,11 +29,14 @@ class ChatCall:
 
     request: ChatRequest
     family: Family
-    config: RequestConfig
+    config: RequestConfig | None = None  # resolved by the service from `overrides` when not given
     request_id: str = ""
     cache_control: str | None = None  # the request's Cache-Control header (no-cache / no-store)
     principal: Principal | None = None  # who asks: scopes response-cache sharing
     meter: RequestMeter | None = None  # the request's usage ledger, when usage is recorded
+    api_key: str | None = None  # the key presented, for a frontend that leaves admission to MeteredChat
+    metadata: dict[str, Any] | None = None  # free-form usage metadata recorded with the usage row
+    overrides: Mapping[str, Any] | None = None  # the body's override objects (model_router, fallback...)
     tried: list[str] = field(default_factory=list)  # "provider:model" called, in order (also on failure)
 
 
@@ -81,9 +85,15 @@ class ChatService:
     def max_body_bytes(self) -> int:
         return self._settings.server.max_body_bytes
 
-    def resolve_config(self, body: dict[str, Any]) -> RequestConfig:
+    def resolve_config(self, body: Mapping[str, Any]) -> RequestConfig:
         """The YAML merged with the body's override objects (the shared base when there are none)."""
         return resolve(self._settings, body, self._base)
+
+    def config_of(self, call: ChatCall) -> RequestConfig:
+        """The call's configuration, resolved once from its overrides (a bad one is a 400)."""
+        if call.config is None:
+            call.config = self.resolve_config(call.overrides or {})
+        return call.config
 
     def available_models(self) -> list[tuple[str, str]]:
         """(provider, "provider:model") for every model of every active provider."""
@@ -91,15 +101,16 @@ class ChatService:
                 for model in p.models]
 
     async def select(self, call: ChatCall) -> Selection:
-        return await self._selector.select(call.request, call.family, call.config)
+        return await self._selector.select(call.request, call.family, self.config_of(call))
 
     def _plan(self, call: ChatCall, selection: Selection) -> tuple[list[Target], FallbackPolicy]:
-        policy = fallback_policy(call.config.fallback)
-        manual_may = call.config.fallback.on_manual_override or call.config.fallback_requested
+        config = self.config_of(call)
+        policy = fallback_policy(config.fallback)
+        manual_may = config.fallback.on_manual_override or config.fallback_requested
         return candidates(selection.targets, policy, manual=selection.manual, manual_may_fall_back=manual_may), policy
 
     def _provider(self, call: ChatCall, target: Target) -> ChatProvider:
-        provider = self._registry.get(target.provider, call.config.providers.get(target.provider))
+        provider = self._registry.get(target.provider, self.config_of(call).providers.get(target.provider))
         if provider is None:
             raise UpstreamError(f"provider {target.provider!r} is not available", provider=target.provider)
         return provider
@@ -115,7 +126,7 @@ class ChatService:
     def _cache_plan(self, call: ChatCall) -> CachePlan | None:
         if self._cache is None:
             return None
-        return self._cache.plan(call.request, call.family, call.config, cache_control=call.cache_control,
+        return self._cache.plan(call.request, call.family, self.config_of(call), cache_control=call.cache_control,
                                 principal=call.principal)
 
     async def complete(self, call: ChatCall) -> ChatOutcome:
@@ -134,12 +145,11 @@ class ChatService:
             return await self._provider(call, target).complete(call.request, target.model)
 
         began = time.perf_counter()
-        target, response = await self._executor.run(targets, attempt, policy, self._breaker_key, attempts)
+        target, answer = await self._executor.run(targets, attempt, policy, self._breaker_key, attempts)
         upstream_s = time.perf_counter() - began
-        answer = cast(ChatResponse, response)
         if plan is not None and self._cache is not None:
             await self._cache.save(plan, answer, target)
-            answer.usage.cache_tier = "miss"
+        answer.usage.cache_tier = reported_cache_tier(None if plan is None else "miss", selection.cache_tier)
         return ChatOutcome(response=answer, target=target, selection=selection, attempts=attempts,
                            cache_tier=None if plan is None else "miss", upstream_s=upstream_s)
 
@@ -159,19 +169,34 @@ class ChatService:
             events = self._provider(call, target).stream(call.request, target.model)
             return await open_stream(cast(AsyncGenerator[StreamEvent, None], events))
 
-        async def discard(result: object) -> None:
-            await cast(tuple[StreamEvent, AsyncGenerator[StreamEvent, None]], result)[1].aclose()
+        async def discard(result: tuple[StreamEvent, AsyncGenerator[StreamEvent, None]]) -> None:
+            await result[1].aclose()
 
         began = time.perf_counter()
-        target, opened = await self._executor.run(targets, attempt, policy, self._breaker_key, attempts, discard)
+        target, (first, rest) = await self._executor.run(targets, attempt, policy, self._breaker_key, attempts,
+                                                         discard)
         upstream_s = time.perf_counter() - began
-        first, rest = cast(tuple[StreamEvent, AsyncGenerator[StreamEvent, None]], opened)
         events = _prepend(first, rest)
-        if plan is None or self._cache is None:
-            return StreamOutcome(events=events, target=target, selection=selection, attempts=attempts,
-                                 upstream_s=upstream_s)
-        return StreamOutcome(events=self._cache.recorded(plan, events, target), target=target, selection=selection,
-                             attempts=attempts, cache_tier="miss", upstream_s=upstream_s)
+        if plan is not None and self._cache is not None:
+            events = self._cache.recorded(plan, events, target)
+        tier = reported_cache_tier(None if plan is None else "miss", selection.cache_tier)
+        if tier is not None:
+            events = _tier_at_end(events, tier)
+        return StreamOutcome(events=events, target=target, selection=selection, attempts=attempts,
+                             cache_tier=None if plan is None else "miss", upstream_s=upstream_s)
+
+
+async def _tier_at_end(events: AsyncIterator[StreamEvent], tier: str) -> AsyncIterator[StreamEvent]:
+    """The stream with `tier` as the cache tier of its final usage."""
+    try:
+        async for event in events:
+            if isinstance(event, StreamEnd):
+                event.usage.cache_tier = tier
+            yield event
+    finally:
+        aclose = getattr(events, "aclose", None)
+        if aclose is not None:
+            await aclose()
 
 
 async def _prepend(first: StreamEvent, rest: AsyncGenerator[StreamEvent, None]) -> AsyncIterator[StreamEvent]:

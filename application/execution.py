@@ -19,7 +19,8 @@ from domain.errors import UpstreamError, UpstreamTimeout
 from domain.fallback import FallbackPolicy, backoff_delay, next_step
 from domain.ports import BreakerStore, Clock
 
-T = TypeVar("T")
+T = TypeVar("T")  # a candidate target
+R = TypeVar("R")  # what a successful call returns
 Key = Callable[[T], str]
 
 
@@ -48,9 +49,9 @@ class Executor:
         elif error.counts_against_provider:
             await self._breakers.record(key, False, self._policy, self._clock.now())
 
-    async def run(self, targets: list[T], call: Callable[[T], Awaitable[object]], policy: FallbackPolicy,
+    async def run(self, targets: list[T], call: Callable[[T], Awaitable[R]], policy: FallbackPolicy,
                   breaker_key: Key[T], attempts: Attempts | None = None,
-                  discard: Callable[[object], Awaitable[None]] | None = None) -> tuple[T, object]:
+                  discard: Callable[[R], Awaitable[None]] | None = None) -> tuple[T, R]:
         """Return (target, result) of the first success, or raise the most telling failure.
 
         In race mode a loser that also succeeded is handed to `discard` (e.g. to close its stream).
@@ -66,8 +67,8 @@ class Executor:
             raise UpstreamTimeout(f"no provider answered within {policy.timeout_s:g}s "
                                   f"(tried {', '.join(attempts.tried) or 'none'})") from None
 
-    async def _sequential(self, targets: list[T], call: Callable[[T], Awaitable[object]], policy: FallbackPolicy,
-                          breaker_key: Key[T], attempts: Attempts, deadline: float) -> tuple[T, object]:
+    async def _sequential(self, targets: list[T], call: Callable[[T], Awaitable[R]], policy: FallbackPolicy,
+                          breaker_key: Key[T], attempts: Attempts, deadline: float) -> tuple[T, R]:
         last: UpstreamError | None = None
         for target in targets:
             key = breaker_key(target)
@@ -102,9 +103,9 @@ class Executor:
         raise UpstreamError("every candidate provider is unavailable (circuit breakers open: "
                             f"{', '.join(attempts.skipped_open)})", retryable=True)
 
-    async def _race(self, targets: list[T], call: Callable[[T], Awaitable[object]], policy: FallbackPolicy,
+    async def _race(self, targets: list[T], call: Callable[[T], Awaitable[R]], policy: FallbackPolicy,
                     breaker_key: Key[T], attempts: Attempts, deadline: float,
-                    discard: Callable[[object], Awaitable[None]] | None) -> tuple[T, object]:
+                    discard: Callable[[R], Awaitable[None]] | None) -> tuple[T, R]:
         runners: list[T] = []
         rest = list(targets)
         while rest and len(runners) < policy.race_width:
@@ -116,7 +117,7 @@ class Executor:
             else:
                 attempts.skipped_open.append(key)
 
-        async def one(target: T) -> tuple[T, object]:
+        async def one(target: T) -> tuple[T, R]:
             try:
                 result = await call(target)
             except UpstreamError as exc:
@@ -128,7 +129,7 @@ class Executor:
 
         tasks = [asyncio.ensure_future(one(t)) for t in runners]
         last: UpstreamError | None = None
-        winner: tuple[T, object] | None = None
+        winner: tuple[T, R] | None = None
         try:
             for finished in asyncio.as_completed(tasks):
                 try:

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections import OrderedDict
 from typing import Protocol
 
 from application.settings import ProviderSettings
 from domain.ports import ChatProvider
+
+log = logging.getLogger(__name__)
 
 
 class ProviderFactory(Protocol):
@@ -17,7 +21,9 @@ class ProviderFactory(Protocol):
 
 class ProviderRegistry:
     """One pooled client per configured provider; override clients are kept in a small LRU so a
-    caller that repeats the same `provider_configs` reuses a connection pool."""
+    caller that repeats the same `provider_configs` reuses a connection pool. An evicted override
+    client is closed in the background and forgotten: nothing accumulates until shutdown. (The
+    factory's clients share the gateway's pool, so closing one never cuts a request in flight.)"""
 
     def __init__(self, factory: ProviderFactory, providers: dict[str, ProviderSettings],
                  max_override_clients: int = 64) -> None:
@@ -27,7 +33,7 @@ class ProviderRegistry:
             name: factory.create(name, p) for name, p in providers.items() if p.active}
         self._overrides: OrderedDict[tuple[str, str], ChatProvider] = OrderedDict()
         self._max_overrides = max_override_clients
-        self._retired: list[ChatProvider] = []
+        self._closing: set[asyncio.Task[None]] = set()
 
     def names(self) -> list[str]:
         return list(self._clients)
@@ -45,13 +51,26 @@ class ProviderRegistry:
             self._overrides[key] = client
             if len(self._overrides) > self._max_overrides:
                 _, evicted = self._overrides.popitem(last=False)
-                self._retired.append(evicted)
+                self._retire(evicted)
         else:
             self._overrides.move_to_end(key)
         return client
 
+    def _retire(self, client: ChatProvider) -> None:
+        task = asyncio.get_running_loop().create_task(self._close(client))
+        self._closing.add(task)
+        task.add_done_callback(self._closing.discard)
+
+    @staticmethod
+    async def _close(client: ChatProvider) -> None:
+        try:
+            await client.aclose()
+        except Exception:  # a client that fails to close must not fail a request
+            log.warning("closing an evicted provider client failed", exc_info=True)
+
     async def aclose(self) -> None:
-        for client in [*self._clients.values(), *self._overrides.values(), *self._retired]:
+        for client in [*self._clients.values(), *self._overrides.values()]:
             await client.aclose()
         self._overrides.clear()
-        self._retired.clear()
+        if self._closing:
+            await asyncio.gather(*self._closing, return_exceptions=True)

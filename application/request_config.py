@@ -8,6 +8,7 @@ provider to a different `base_url`: changing `base_url` requires the request's o
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -109,7 +110,7 @@ def _merge_providers(providers: dict[str, ProviderSettings], overrides: Any) -> 
 _SERVER_ONLY = {"model_router": (("external",), ("cache", "max_entries"))}
 
 
-def _refuse_server_only(body: dict[str, Any]) -> None:
+def _refuse_server_only(body: Mapping[str, Any]) -> None:
     for name, paths in _SERVER_ONLY.items():
         override = body.get(name)
         if not isinstance(override, dict):
@@ -123,7 +124,7 @@ def _refuse_server_only(body: dict[str, Any]) -> None:
                 raise InvalidRequest(f"{param} can only be set in the server configuration", param=param)
 
 
-def resolve(settings: Settings, body: dict[str, Any], base: RequestConfig | None = None) -> RequestConfig:
+def resolve(settings: Settings, body: Mapping[str, Any], base: RequestConfig | None = None) -> RequestConfig:
     """The configuration for one request. Without overrides this is the shared base object."""
     base = base or base_config(settings)
     if not any(body.get(field) is not None for field in OVERRIDE_FIELDS):

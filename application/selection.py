@@ -35,15 +35,20 @@ class Selection:
     source: SelectionSource
     manual: bool = False
     difficulty: float | None = None  # the router's estimate, when it chose
+    cache_tier: str | None = None  # the routing cache's outcome (exact / semantic / miss) when it was consulted
 
 
-def catalog_for(config: RequestConfig, provider_names: list[str]) -> Catalog:
+def catalog_for(config: RequestConfig, provider_names: list[str],
+                kinds: tuple[str, ...] = ("chat",)) -> Catalog:
+    """The models of `provider_names` whose `kind` is in `kinds` (routing sees chat models only)."""
     infos = []
     for name in provider_names:
         provider = config.providers.get(name)
         if provider is None:
             continue
         for model, m in provider.models.items():
+            if m.kind not in kinds:
+                continue
             infos.append(ModelInfo(
                 provider=name, model=model, input_per_mtok=m.input_per_mtok, output_per_mtok=m.output_per_mtok,
                 cache_read_per_mtok=m.cache_read_per_mtok, cache_write_per_mtok=m.cache_write_per_mtok,
@@ -87,6 +92,9 @@ def parse_manual(model: str, config: RequestConfig, allowed: list[str]) -> Targe
         choices = ", ".join(f"{provider}:{m}" for m in models)
         raise InvalidRequest(f"unknown model {name!r} for provider {provider!r}; available: {choices}",
                              param="model", code="model_not_found")
+    if name in models and models[name].kind != "chat":
+        raise InvalidRequest(f"{model!r} is an embedding model: use POST /v1/embeddings", param="model",
+                             code="model_not_found")
     return Target(provider=provider, model=name)
 
 
@@ -132,7 +140,8 @@ class Selector:
                 routed = await self._routing.route(models, routing_input(request), options.cost_bias, options)
                 decision = routed.decision
                 targets = [Target(m.provider, m.model) for m in (decision.model, *decision.alternatives)]
-                return Selection(targets=targets, source=routed.source, difficulty=decision.difficulty)
+                return Selection(targets=targets, source=routed.source, difficulty=decision.difficulty,
+                                 cache_tier=routed.cache_tier)
         default = self._default_target(config, allowed)
         return Selection(targets=[default, *self._alternatives(default, catalog, request, config)], source="default")
 
@@ -169,9 +178,9 @@ class Selector:
             if target is not None:
                 return target
         for name in allowed:
-            models = config.providers[name].models
-            if models:
-                return Target(provider=name, model=next(iter(models)))
+            chat = [m for m, info in config.providers[name].models.items() if info.kind == "chat"]
+            if chat:
+                return Target(provider=name, model=chat[0])
         if not allowed:
             raise InvalidRequest(
                 "no provider is enabled: set an API key (OPENAI_API_KEY, ANTHROPIC_API_KEY, GEMINI_API_KEY, "

@@ -20,6 +20,8 @@ class Strict(BaseModel):
 
 
 class ModelSettings(Strict):
+    # chat: served by the chat APIs and the router; embedding: only by POST /v1/embeddings.
+    kind: Literal["chat", "embedding"] = "chat"
     input_per_mtok: float = Field(0.0, ge=0)
     output_per_mtok: float = Field(0.0, ge=0)
     cache_read_per_mtok: float | None = Field(None, ge=0)
@@ -37,6 +39,9 @@ _UNSUPPORTED_PROVIDER_KEYS = {
 }
 
 
+OPENAI_BASE_URL = "https://api.openai.com/v1"
+
+
 class ProviderSettings(Strict):
     kind: WireFamily  # the wire format the provider speaks
     base_url: str = ""
@@ -52,6 +57,10 @@ class ProviderSettings(Strict):
     # as `Bearer <key>` when auth_type is bearer, as the bare key for api_key; `none` sends no key.
     auth_type: Literal["bearer", "api_key", "none"] | None = None
     auth_header_name: str | None = Field(None, min_length=1, pattern=r"^[A-Za-z0-9-]+$")
+    # Whether the provider serves the OpenAI Responses API (`POST /responses`): Responses requests
+    # are then passed through instead of translated to chat completions. Unset: true for kind
+    # openai at OpenAI's own URL, false for any other (OpenAI-compatible servers rarely have it).
+    responses_api: bool | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -67,6 +76,18 @@ class ProviderSettings(Strict):
         if self.auth_type == "none":
             object.__setattr__(self, "requires_key", False)
         return self
+
+    @model_validator(mode="after")
+    def _responses_api_is_openai(self) -> ProviderSettings:
+        if self.responses_api and self.kind != "openai":
+            raise ValueError("responses_api: only a provider of kind openai can have the Responses API")
+        return self
+
+    @property
+    def has_responses_api(self) -> bool:
+        if self.responses_api is not None:
+            return self.responses_api
+        return self.kind == "openai" and self.base_url.rstrip("/") in ("", OPENAI_BASE_URL)
 
     def auth_headers(self) -> dict[str, str]:
         """Extra headers carrying the key under `auth_header_name`, when one is configured."""
@@ -350,6 +371,13 @@ class EmbeddingsSettings(Strict):
     model: str = "text-embedding-3-small"
 
 
+class ResponsesSettings(Strict):
+    """What `store: true` keeps for the Responses API (`previous_response_id`, GET, DELETE)."""
+
+    store_ttl_s: float = Field(86_400, gt=0)  # in memory and in Redis
+    store_max_entries: int = Field(10_000, gt=0)  # the oldest are dropped first (memory and Redis)
+
+
 class DashboardSettings(Strict):
     """The admin dashboard under `/ui`. `enabled` unset: on exactly when `auth.admin_token` is set
     (the token is what an operator logs in with)."""
@@ -369,6 +397,7 @@ class Settings(Strict):
     fallback: FallbackSettings = Field(default_factory=FallbackSettings)
     prompt_cache: PromptCacheSettings = Field(default_factory=PromptCacheSettings)
     embeddings: EmbeddingsSettings = Field(default_factory=EmbeddingsSettings)
+    responses: ResponsesSettings = Field(default_factory=ResponsesSettings)
     redis: RedisSettings = Field(default_factory=RedisSettings)
     database: DatabaseSettings = Field(default_factory=DatabaseSettings)
     auth: AuthSettings = Field(default_factory=AuthSettings)

@@ -8,8 +8,11 @@ if docker image inspect "$image" >/dev/null 2>&1; then
   echo "base image $image already present"
   exit 0
 fi
-mirror="${DEBIAN_MIRROR:-$(grep -hoE '^(URIs:|deb) +https?://[^ ]+' /etc/apt/sources.list /etc/apt/sources.list.d/* 2>/dev/null \
-  | grep -v security | head -n1 | awk '{print $2}')}"
+# The first non-security mirror apt is configured with (`|| true`: a missing sources file or
+# head closing the pipe early must not end the script under `set -e -o pipefail`).
+detected="$( (grep -hoE '^(URIs:|deb) +https?://[^ ]+' /etc/apt/sources.list /etc/apt/sources.list.d/* 2>/dev/null || true) \
+  | grep -v security | awk 'NR == 1 {print $2}' || true)"
+mirror="${DEBIAN_MIRROR:-$detected}"
 mirror="${mirror:-http://deb.debian.org/debian}"
 root="$(mktemp -d /tmp/adaptive-proxy-rootfs.XXXXXX)"
 trap 'rm -rf "$root"' EXIT

@@ -5,7 +5,9 @@ open --(open_timeout elapsed)--> half_open, admitting at most `half_open_max_pro
 half_open --(success_threshold successes)--> closed;  half_open --(any failure)--> open
 
 Stores (in-memory, Redis) hold a `BreakerSnapshot` per key and apply these functions
-atomically; the Redis store runs the same rules in Lua, and one contract suite checks both.
+atomically; the Redis store runs the same rules in Lua. A contract suite checks both, and a
+property-based differential test (tests/integration/test_breaker_differential.py) requires the
+domain, in-memory and Redis snapshots to be identical after random event sequences.
 """
 
 from __future__ import annotations

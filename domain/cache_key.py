@@ -48,6 +48,18 @@ from domain.chat import (
 
 KEY_VERSION = 1
 CacheTier = Literal["miss", "exact", "semantic"]
+
+
+def reported_cache_tier(response_tier: str | None, routing_tier: str | None) -> str | None:
+    """The one `usage.cache_tier` a client sees, whichever cache layers were in play:
+    `exact` / `semantic` when the response cache answered, `routing_exact` / `routing_semantic`
+    when only the model choice came from the routing cache (the answer is the provider's),
+    `miss` when a layer was consulted and nothing hit, None when no cache layer was in play."""
+    if response_tier in ("exact", "semantic"):
+        return response_tier
+    if routing_tier in ("exact", "semantic"):
+        return f"routing_{routing_tier}"
+    return "miss" if response_tier or routing_tier else None
 HIT_TIERS: frozenset[str] = frozenset({"exact", "semantic"})
 
 

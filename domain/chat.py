@@ -17,6 +17,8 @@ from typing import Any, Literal
 Role = Literal["system", "user", "assistant", "tool"]
 FinishReason = Literal["stop", "length", "tool_calls", "content_filter"]
 Family = Literal["openai", "anthropic", "gemini"]
+# The wire body a request or response was read from: a chat family, or the OpenAI Responses API.
+RawFamily = Literal["openai", "anthropic", "gemini", "responses"]
 
 
 @dataclass(slots=True)
@@ -106,6 +108,19 @@ class ResponseFormat:
 ReasoningEffort = Literal["minimal", "low", "medium", "high"]
 
 
+@dataclass(frozen=True, slots=True)
+class Untranslated:
+    """A piece of the inbound body the domain does not carry, e.g. `messages[0].content[1]` of
+    kind `input_audio`. `known`: a part of the family's API that other families cannot take
+    (dropped, with a note, when translating); otherwise not a part the family defines (refused
+    when translating). `name`: the tool's name, for server tools."""
+
+    where: str
+    kind: str
+    known: bool = True
+    name: str | None = None
+
+
 @dataclass(slots=True)
 class ChatRequest:
     model: str
@@ -129,7 +144,12 @@ class ChatRequest:
     metadata: dict[str, Any] = field(default_factory=dict)
     # The inbound wire body and its family, for same-family passthrough.
     raw: dict[str, Any] | None = None
-    raw_family: Family | None = None
+    raw_family: RawFamily | None = None
+    # Headers of the client only a provider of `raw_family` understands (`anthropic-beta`...):
+    # sent to such a provider, never to another family's.
+    family_headers: dict[str, str] = field(default_factory=dict)
+    # What of the inbound body a translation to another family cannot carry (see Untranslated).
+    untranslated: list[Untranslated] = field(default_factory=list)
 
     def has_images(self) -> bool:
         return any(isinstance(p, ImagePart) for m in self.messages for p in m.content)
@@ -180,7 +200,7 @@ class ChatResponse:
     usage: Usage = field(default_factory=Usage)
     created: int = 0
     raw: dict[str, Any] | None = None
-    raw_family: Family | None = None
+    raw_family: RawFamily | None = None
 
     def text(self) -> str:
         return "".join(p.text for p in self.content if isinstance(p, TextPart))
@@ -230,7 +250,16 @@ class StreamEnd:
     usage: Usage = field(default_factory=Usage)
 
 
-StreamEvent = StreamStart | TextDelta | ThinkingDelta | ToolCallStart | ToolCallDelta | StreamEnd
+@dataclass(slots=True)
+class RawEvent:
+    """One event of the provider's own stream, in the inbound request's wire format (`raw_family`),
+    for a passthrough: the client's encoder relays it as it is. The domain events around it carry
+    the same content, so whatever only reads domain events (usage, caches, records) ignores it."""
+
+    data: dict[str, Any]
+
+
+StreamEvent = StreamStart | TextDelta | ThinkingDelta | ToolCallStart | ToolCallDelta | StreamEnd | RawEvent
 
 
 def collect_stream(events: list[StreamEvent]) -> ChatResponse:

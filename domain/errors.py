@@ -16,6 +16,7 @@ ErrorKind = Literal[
     "upstream",  # 502
     "unavailable",  # 503
     "timeout",  # 504
+    "overloaded",  # 529 (Anthropic's "overloaded"; 503 in the families that have no 529)
 ]
 
 # The HTTP status each kind is answered with, in every API family.
@@ -31,7 +32,12 @@ STATUS: dict[ErrorKind, int] = {
     "upstream": 502,
     "unavailable": 503,
     "timeout": 504,
+    "overloaded": 529,
 }
+
+# Upstream statuses the client gets as they are, because SDKs retry on them by type: 503
+# (unavailable) and Anthropic's 529 (overloaded). Any other upstream failure is a 502.
+_KEPT_UPSTREAM_KIND: dict[int, ErrorKind] = {503: "unavailable", 529: "overloaded"}
 
 
 class ProxyError(Exception):
@@ -85,9 +91,8 @@ class ServiceUnavailable(ProxyError):
 
 
 class UpstreamError(ProxyError):
-    """A provider call failed. `retryable` says whether another try (or candidate) may succeed."""
-
-    kind: ErrorKind = "upstream"
+    """A provider call failed. `retryable` says whether another try (or candidate) may succeed.
+    Its kind is `upstream` (502), except for the statuses kept as they are (503, 529)."""
 
     def __init__(
         self,
@@ -104,6 +109,10 @@ class UpstreamError(ProxyError):
         self.status = status
         self.retryable = retryable
         self.retry_after = retry_after
+
+    @property
+    def kind(self) -> ErrorKind:  # type: ignore[override]
+        return _KEPT_UPSTREAM_KIND.get(self.status or 0, "upstream")
 
     @property
     def counts_against_provider(self) -> bool:
@@ -158,3 +167,19 @@ class ProviderRateLimited(UpstreamError):
     @property
     def counts_against_provider(self) -> bool:
         return False
+
+
+def describe(exc: BaseException) -> tuple[ErrorKind, str, str | None, str | None]:
+    """(kind, client-safe message, param, code) for any exception, as every frontend reports it."""
+    if isinstance(exc, UpstreamError) and exc.status == 429:
+        # Every candidate was rate limited: tell the client to back off, as the provider did.
+        return "rate_limited", exc.message, None, exc.code
+    if isinstance(exc, ProxyError):
+        return exc.kind, exc.message, exc.param, exc.code
+    return "internal", "internal error", None, None
+
+
+def status_of(exc: BaseException) -> tuple[int, str]:
+    """The HTTP status and client-safe message an exception is answered with."""
+    kind, message, _, _ = describe(exc)
+    return STATUS[kind], message

@@ -1,9 +1,14 @@
 """Every port the core needs, in one place: read this module as the table of contents.
 
-Ports speak domain types only. The storage ports (breaker store, keys, usage, credits, rate
-limiter, keyed cache, embedder) have an in-memory adapter in `adapters/memory/` that is a real
-implementation (the embedded default) beside their Redis/SQL ones. ChatProvider, Clock,
-ModelRouter and PaymentEvents have no in-memory twin: tests use fakes or the fake upstream.
+Ports speak domain types only. BreakerStore, ApiKeyStore, UsageSink and UsageReader, CreditLedger,
+RateLimiter, KeyedCache, ResponseStore and Embedder have an in-memory adapter in
+`adapters/memory/` that is a real implementation (the embedded default) beside their
+Redis/SQL/HTTP ones. ChatProvider, EmbeddingProvider, Clock, ModelRouter, PaymentEvents and UsageQueue
+have none:
+providers are tested against the fake upstream (`devtools/fake_upstream`), the clock and the
+payment events with fakes, the model router's default is the built-in router
+(`application/routing.py`), and the one UsageQueue (`adapters/sql/usage_writer.py`) batches into
+any UsageSink (SQL, ClickHouse) with a spill file.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from domain.cache_key import CachedResponse
 from domain.catalog import ModelInfo
 from domain.chat import ChatRequest, ChatResponse, StreamEvent
 from domain.credits import CreditBalance, CreditTransaction, Grant
+from domain.embeddings import EmbeddingRequest, Embeddings
 from domain.keys import ApiKey
 from domain.payments import CheckoutRequest, CheckoutSession, PaymentEvent
 from domain.ratelimit import RateDecision
@@ -44,6 +50,15 @@ class ChatProvider(Protocol):
     async def count_tokens(self, request: ChatRequest, model: str) -> int: ...
 
     async def aclose(self) -> None: ...
+
+
+class EmbeddingProvider(Protocol):
+    """A provider that embeds text (OpenAI-kind `/embeddings`, Gemini `batchEmbedContents`).
+    Raises `domain.errors.UpstreamError` on failure, `InvalidRequest` for inputs it cannot take."""
+
+    name: str
+
+    async def embed(self, request: EmbeddingRequest, model: str) -> Embeddings: ...
 
 
 class Clock(Protocol):

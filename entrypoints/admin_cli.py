@@ -13,8 +13,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from adapters.sql.engine import create_engine, database_url
-from adapters.sql.keys import SqlApiKeyStore
+from adapters.sql.engine import database_url
 from adapters.sql.migrate import current_revision, head_revision, upgrade
 from application.keys import KeyService
 from application.settings import Settings
@@ -65,14 +64,17 @@ def run(args: argparse.Namespace, load: Loader) -> None:
 
 
 async def _dispatch(args: argparse.Namespace, settings: Settings) -> None:
-    engine = create_engine(settings.database.url)
+    from container import build_container  # the one composition root: the same services as `serve`
+
+    metering = build_container(settings).metering
+    engine = metering.engine()
     try:
         if args.command == "db":
             await _db(args, engine, settings)
             return
         if settings.database.auto_migrate:
             await upgrade(engine)
-        await _keys(args, KeyService(SqlApiKeyStore(engine)))
+        await _keys(args, metering.key_service())
     finally:
         await engine.dispose()
 

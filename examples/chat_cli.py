@@ -6,6 +6,9 @@
 The settings come from the library builder, the services from the dependency-injection
 container (`build_container`, no BlackSheep app), and the chat goes through `ChatService`:
 model selection, circuit breakers, retries and fallback all apply, exactly as over HTTP.
+With `--usage-db URL` the call is metered like an HTTP request (one usage row, priced), because
+metering lives in the chat use case (`MeteredChat`), not in the HTTP layer; with `--gateway-key`
+too, API keys are on and the key is checked, rate-limited and charged as over HTTP.
 """
 
 from __future__ import annotations
@@ -33,6 +36,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
                         help="a model the upstream serves, repeatable; the first is the default")
     parser.add_argument("--fallback-model", action="append", default=[], metavar="NAME",
                         help="a second upstream model to fall back to (same server), repeatable")
+    parser.add_argument("--usage-db", metavar="URL", help="record usage in this database (e.g. sqlite:///usage.db)")
+    parser.add_argument("--gateway-key", metavar="KEY", help="an AdaptiveProxy API key (turns API keys on; "
+                        "needs --usage-db, where the key is stored)")
     return parser.parse_args(argv)
 
 
@@ -43,20 +49,26 @@ def settings_for(args: argparse.Namespace) -> Settings:
                                                models=models)
                .default_model(f"upstream:{models[0]}")
                .with_model_router(enabled=False)  # the model named on the command line, not a routed one
-               .with_setting("usage.enabled", False))  # no usage ledger: nothing here is billed
+               )
+    if args.usage_db:
+        builder.with_database(args.usage_db).with_setting("usage.flush_interval_ms", 5)
+    else:
+        builder.with_setting("usage.enabled", False)  # no usage ledger: nothing here is billed
+    if args.gateway_key:
+        builder.enable_api_key_auth()
     if args.fallback_model:
         builder.add_openai_compatible_provider("backup", base_url=args.base_url, api_key=args.api_key,
                                                models=args.fallback_model)
     return builder.build_settings()
 
 
-async def chat(settings: Settings, prompt: str) -> str:
+async def chat(settings: Settings, prompt: str, gateway_key: str | None = None) -> str:
     container = build_container(settings)
     await container.init_resources()  # type: ignore[misc]
     try:
         service = container.chat_service()
         request = ChatRequest(model="", messages=[Message(role="user", content=[TextPart(prompt)])])
-        outcome = await service.complete(ChatCall(request, "chat_completions", service.resolve_config({})))
+        outcome = await service.complete(ChatCall(request, "chat_completions", api_key=gateway_key))
         lines = [outcome.response.text(), f"[served by {outcome.target.key} ({outcome.selection.source})]"]
         if outcome.attempts.errors:  # a fallback happened: say what failed first
             lines.append(f"[tried {', '.join(outcome.attempts.tried)}; errors: {'; '.join(outcome.attempts.errors)}]")
@@ -72,7 +84,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("chat_cli: give a prompt as an argument or on stdin", file=sys.stderr)
         return 2
     try:
-        print(asyncio.run(chat(settings_for(args), prompt)))
+        print(asyncio.run(chat(settings_for(args), prompt, args.gateway_key)))
     except ProxyError as exc:
         print(f"chat_cli: {exc.kind}: {exc.message}", file=sys.stderr)
         return 1

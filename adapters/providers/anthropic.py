@@ -14,7 +14,7 @@ from typing import Any
 import anthropic
 import httpx2
 
-from adapters.providers.direct import DirectSender, sdk_headers
+from adapters.providers.direct import DirectSender, same_family_headers, sdk_headers
 from adapters.providers.sse import end_of_stream, json_chunks
 from adapters.redaction import redact_error
 from adapters.wire.anthropic_body import build_request, translated_body
@@ -39,16 +39,18 @@ class AnthropicProvider:
         self._send = DirectSender(self._http, str(sdk.base_url), sdk_headers(sdk, keyless=not api_key),
                                   timeout_s, name)
 
-    async def _post_json(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
-        return await self._send.post_json(path, body)
+    async def _post_json(self, path: str, body: dict[str, Any], request: ChatRequest) -> dict[str, Any]:
+        return await self._send.post_json(path, body, same_family_headers(request, self.kind))
 
     async def complete(self, request: ChatRequest, model: str) -> ChatResponse:
-        return parse_response(await self._post_json("/v1/messages", build_request(request, model, stream=False)))
+        return parse_response(await self._post_json("/v1/messages", build_request(request, model, stream=False),
+                                                    request))
 
     async def stream(self, request: ChatRequest, model: str) -> AsyncIterator[StreamEvent]:
         body = build_request(request, model, stream=True)
         parser = StreamParser(self.name)
-        response = await self._send.post("/v1/messages", body, stream=True)
+        response = await self._send.post("/v1/messages", body, stream=True,
+                                         extra_headers=same_family_headers(request, self.kind))
         async with contextlib.aclosing(json_chunks(response, self.name)) as chunks:
             try:
                 async for chunk in chunks:
@@ -67,7 +69,7 @@ class AnthropicProvider:
         else:
             body = translated_body(request, for_count=True)
         body["model"] = model
-        payload = await self._post_json("/v1/messages/count_tokens", body)
+        payload = await self._post_json("/v1/messages/count_tokens", body, request)
         return int(payload.get("input_tokens") or 0)
 
     async def aclose(self) -> None:

@@ -16,7 +16,13 @@ import orjson
 
 from adapters.providers.errors import from_status, retry_after_seconds, translate_transport_error
 from adapters.redaction import header_secrets
+from domain.chat import ChatRequest
 from domain.errors import UpstreamError
+
+
+def same_family_headers(request: ChatRequest, kind: str) -> dict[str, str] | None:
+    """The client's family headers (`anthropic-beta`...) when the provider speaks that family."""
+    return request.family_headers if request.family_headers and request.raw_family == kind else None
 
 
 def sdk_headers(client: Any, keyless: bool = False) -> dict[str, str]:
@@ -54,10 +60,15 @@ class DirectSender:
         self._provider = provider
         self.secrets = header_secrets(headers)  # redacted from whatever the upstream echoes back
 
-    async def post(self, path: str, body: dict[str, Any], *, stream: bool = False) -> httpx2.Response:
-        """POST JSON; a non-2xx answer or a transport failure raises the matching UpstreamError."""
+    async def post(self, path: str, body: dict[str, Any], *, stream: bool = False,
+                   extra_headers: dict[str, str] | None = None) -> httpx2.Response:
+        """POST JSON; a non-2xx answer or a transport failure raises the matching UpstreamError.
+        `extra_headers` (the client's same-family headers) never replace the SDK's own."""
+        headers = self._headers
+        if extra_headers:
+            headers = {**extra_headers, **self._headers}
         request = self._http.build_request("POST", self._base + path, content=orjson.dumps(body),
-                                           headers=self._headers, timeout=self._timeout)
+                                           headers=headers, timeout=self._timeout)
         try:
             response = await self._http.send(request, stream=stream)
             if response.status_code >= 400:
@@ -71,8 +82,9 @@ class DirectSender:
                               code=code, secrets=self.secrets)
         return response
 
-    async def post_json(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
-        response = await self.post(path, body)
+    async def post_json(self, path: str, body: dict[str, Any],
+                        extra_headers: dict[str, str] | None = None) -> dict[str, Any]:
+        response = await self.post(path, body, extra_headers=extra_headers)
         try:
             payload = orjson.loads(response.content)
         except orjson.JSONDecodeError as exc:

@@ -59,7 +59,8 @@ class SdkProviderFactory:
 
             return OpenAIProvider(name, base_url=settings.base_url or "https://api.openai.com/v1",
                                   api_key=settings.api_key, timeout_s=settings.timeout_s,
-                                  headers=settings.auth_headers(), http_client=self._http)
+                                  headers=settings.auth_headers(), http_client=self._http,
+                                  responses_api=settings.has_responses_api)
         if settings.kind == "anthropic":
             from adapters.providers.anthropic import AnthropicProvider
 

@@ -9,16 +9,20 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator
+from typing import Any
 
 import httpx2
 import openai
 
-from adapters.providers.direct import DirectSender, sdk_headers
+from adapters.providers.direct import DirectSender, same_family_headers, sdk_headers
 from adapters.providers.sse import end_of_stream, json_chunks
-from adapters.redaction import redact
+from adapters.redaction import redact, redact_error
+from adapters.wire import embeddings
 from adapters.wire.openai_chat import build_request
 from adapters.wire.openai_response import StreamParser, parse_response
+from adapters.wire.responses import upstream as responses
 from domain.chat import ChatRequest, ChatResponse, StreamEvent
+from domain.embeddings import EmbeddingRequest, Embeddings
 from domain.errors import UpstreamError
 
 
@@ -26,8 +30,10 @@ class OpenAIProvider:
     kind = "openai"
 
     def __init__(self, name: str, *, base_url: str, api_key: str, timeout_s: float,
-                 headers: dict[str, str] | None = None, http_client: httpx2.AsyncClient | None = None) -> None:
+                 headers: dict[str, str] | None = None, http_client: httpx2.AsyncClient | None = None,
+                 responses_api: bool = False) -> None:
         self.name = name
+        self.responses_api = responses_api  # Responses API requests are passed through to `/responses`
         self._owns_http = http_client is None
         self._http = http_client or httpx2.AsyncClient()
         sdk = openai.AsyncOpenAI(api_key=api_key or "not-needed", base_url=base_url, max_retries=0,
@@ -35,13 +41,24 @@ class OpenAIProvider:
         self._send = DirectSender(self._http, str(sdk.base_url), sdk_headers(sdk, keyless=not api_key),
                                   timeout_s, name)
 
+    def _passthrough(self, request: ChatRequest) -> bool:
+        return self.responses_api and request.raw_family == "responses" and request.raw is not None
+
     async def complete(self, request: ChatRequest, model: str) -> ChatResponse:
+        if self._passthrough(request) and request.raw is not None:
+            body = responses.upstream_request(request.raw, model, stream=False)
+            return responses.parse_response(await self._send.post_json("/responses", body), self.name)
         return parse_response(await self._send.post_json("/chat/completions",
-                                                         build_request(request, model, stream=False)))
+                                                         build_request(request, model, stream=False),
+                                                         same_family_headers(request, self.kind)))
 
     async def stream(self, request: ChatRequest, model: str) -> AsyncIterator[StreamEvent]:
+        if self._passthrough(request) and request.raw is not None:
+            async for event in self._relay(request.raw, model):
+                yield event
+            return
         response = await self._send.post("/chat/completions", build_request(request, model, stream=True),
-                                         stream=True)
+                                         stream=True, extra_headers=same_family_headers(request, self.kind))
         parser = StreamParser()
         async with contextlib.aclosing(json_chunks(response, self.name)) as chunks:
             async for chunk in chunks:
@@ -53,6 +70,26 @@ class OpenAIProvider:
                 for event in parser.feed(chunk):
                     yield event
         yield end_of_stream(parser, self.name)
+
+    async def _relay(self, body: dict[str, Any], model: str) -> AsyncIterator[StreamEvent]:
+        response = await self._send.post("/responses", responses.upstream_request(body, model, stream=True),
+                                         stream=True)
+        parser = responses.StreamParser(self.name)
+        async with contextlib.aclosing(json_chunks(response, self.name)) as chunks:
+            async for chunk in chunks:
+                events = parser.feed(chunk)
+                failed = parser.failed()
+                if failed is not None and not parser.started:
+                    raise redact_error(failed, self._send.secrets)  # nothing relayed yet: may fall back
+                for event in events:
+                    yield event
+                if failed is not None:
+                    raise redact_error(failed, self._send.secrets)
+        yield end_of_stream(parser, self.name)
+
+    async def embed(self, request: EmbeddingRequest, model: str) -> Embeddings:
+        payload = await self._send.post_json("/embeddings", embeddings.openai_body(request, model))
+        return embeddings.parse_openai(payload, len(request.inputs), self.name)
 
     async def count_tokens(self, request: ChatRequest, model: str) -> int:
         # OpenAI has no counting endpoint; a rough estimate is what clients get elsewhere too.

@@ -50,13 +50,14 @@ return 1
 _RECORD = """
 local success, now = ARGV[1] == '1', ARGV[2]
 local failure_threshold, success_threshold, ttl = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
-local h = redis.call('HMGET', KEYS[1], 'state', 'failures', 'successes', 'probes')
+local h = redis.call('HMGET', KEYS[1], 'state', 'failures', 'successes', 'probes', 'changed_at')
 local state = h[1] or 'closed'
 local failures, successes, probes = tonumber(h[2]) or 0, tonumber(h[3]) or 0, tonumber(h[4]) or 0
+local changed = h[5] or '0'
 if state == 'closed' then
   if success then
-    redis.call('DEL', KEYS[1])
-    return {'closed', 0, 0, 0, '0'}
+    if failures > 0 then redis.call('HSET', KEYS[1], 'failures', 0) end
+    return {'closed', 0, 0, 0, changed}
   end
   failures = failures + 1
   if failures >= failure_threshold then
@@ -65,23 +66,24 @@ if state == 'closed' then
     redis.call('PEXPIRE', KEYS[1], ttl)
     return {'open', failures, 0, 0, now}
   end
-  redis.call('HSET', KEYS[1], 'state', 'closed', 'failures', failures)
+  redis.call('HSET', KEYS[1], 'state', 'closed', 'failures', failures, 'changed_at', changed)
   redis.call('PEXPIRE', KEYS[1], ttl)
-  return {'closed', failures, 0, 0, '0'}
+  return {'closed', failures, 0, 0, changed}
 end
 if state == 'open' then
-  return {'open', failures, successes, probes, redis.call('HGET', KEYS[1], 'changed_at') or '0'}
+  return {'open', failures, successes, probes, changed}
 end
 if success then
   successes = successes + 1
   if successes >= success_threshold then
-    redis.call('DEL', KEYS[1])
+    redis.call('HSET', KEYS[1], 'state', 'closed', 'failures', 0, 'successes', 0, 'probes', 0, 'changed_at', now)
+    redis.call('PEXPIRE', KEYS[1], ttl)
     return {'closed', 0, 0, 0, now}
   end
   probes = math.max(0, probes - 1)
   redis.call('HSET', KEYS[1], 'successes', successes, 'probes', probes)
   redis.call('PEXPIRE', KEYS[1], ttl)
-  return {'half_open', failures, successes, probes, redis.call('HGET', KEYS[1], 'changed_at') or '0'}
+  return {'half_open', failures, successes, probes, changed}
 end
 redis.call('HSET', KEYS[1], 'state', 'open', 'successes', 0, 'probes', 0, 'changed_at', now)
 redis.call('PEXPIRE', KEYS[1], ttl)

@@ -17,6 +17,7 @@ from sqlalchemy.engine import Row
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from adapters.sql.engine import in_transaction
 from adapters.sql.models import credit_transactions, org_credits
 from adapters.sql.sqlite_reads import SqliteReader
 from domain.credits import CreditBalance, CreditTransaction, Grant, from_units, to_units, valid_grant
@@ -111,17 +112,20 @@ class SqlCreditLedger:
                 return earlier, False
         units = to_units(grant.amount)
         now = now_utc()
+
+        async def apply(conn: AsyncConnection) -> tuple[int, int]:
+            after = await change_balance(conn, grant.organization_id, units,
+                                         purchased=units if grant.type == "purchase" else 0, now=now)
+            values = dict(organization_id=grant.organization_id, type=grant.type, amount=units,
+                          balance_after=after, description=grant.description, metadata=grant.metadata,
+                          idempotency_key=grant.idempotency_key,
+                          stripe_payment_intent_id=grant.stripe_payment_intent_id,
+                          stripe_checkout_session_id=grant.stripe_checkout_session_id, created_at=now)
+            result = await conn.execute(insert(credit_transactions).values(**values))
+            return after, int(result.inserted_primary_key[0])  # type: ignore[index]
+
         try:
-            async with self._engine.begin() as conn:
-                after = await change_balance(conn, grant.organization_id, units,
-                                             purchased=units if grant.type == "purchase" else 0, now=now)
-                values = dict(organization_id=grant.organization_id, type=grant.type, amount=units,
-                              balance_after=after, description=grant.description, metadata=grant.metadata,
-                              idempotency_key=grant.idempotency_key,
-                              stripe_payment_intent_id=grant.stripe_payment_intent_id,
-                              stripe_checkout_session_id=grant.stripe_checkout_session_id, created_at=now)
-                result = await conn.execute(insert(credit_transactions).values(**values))
-                new_id = int(result.inserted_primary_key[0])  # type: ignore[index]
+            after, new_id = await in_transaction(self._engine, apply)
         except IntegrityError:
             # The same idempotency key won a race with us: our balance change was rolled back.
             if grant.idempotency_key is None:
@@ -144,13 +148,16 @@ class SqlCreditLedger:
             raise ValueError("a deduction must not be negative")
         units = to_units(amount)
         now = now_utc()
-        async with self._engine.begin() as conn:
+
+        async def apply(conn: AsyncConnection) -> tuple[int, int]:
             after = await change_balance(conn, organization_id, -units, used=units, now=now)
             result = await conn.execute(insert(credit_transactions).values(
                 organization_id=organization_id, type="usage", amount=-units, balance_after=after,
                 description=description, metadata={}, api_key_id=api_key_id, api_usage_id=api_usage_id,
                 created_at=now))
-            new_id = int(result.inserted_primary_key[0])  # type: ignore[index]
+            return after, int(result.inserted_primary_key[0])  # type: ignore[index]
+
+        after, new_id = await in_transaction(self._engine, apply)
         return CreditTransaction(id=new_id, organization_id=organization_id, type="usage", amount=-amount,
                                  balance_after=from_units(after), description=description, created_at=now,
                                  api_key_id=api_key_id, api_usage_id=api_usage_id)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
@@ -83,3 +83,39 @@ def database_probe(engine: AsyncEngine, timeout_s: float = 2.0) -> Callable[[], 
         return {"mode": engine.dialect.name}
 
     return probe
+
+
+# MySQL/MariaDB abort a whole transaction on a deadlock or a lock-wait timeout (InnoDB's gap
+# locks make two first-time INSERTs of one organization's credit row deadlock) and PostgreSQL
+# on a detected deadlock; the documented remedy is to run the transaction again.
+_RETRYABLE_MYSQL = frozenset({1205, 1213})
+_RETRYABLE_PG = frozenset({"40P01", "40001"})
+TRANSACTION_ATTEMPTS = 5
+T = TypeVar("T")
+
+
+def is_retryable(exc: BaseException) -> bool:
+    """True for an error that rolled the transaction back and is cured by running it again."""
+    orig = getattr(exc, "orig", None)
+    args = getattr(orig, "args", ())
+    if args and isinstance(args[0], int) and args[0] in _RETRYABLE_MYSQL:
+        return True
+    code = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
+    return isinstance(code, str) and code in _RETRYABLE_PG
+
+
+async def in_transaction(engine: AsyncEngine, work: Callable[[Any], Awaitable[T]],
+                            attempts: int = TRANSACTION_ATTEMPTS) -> T:
+    """`work(conn)` inside one transaction, run again (after a short pause) when the database
+    aborted it as a deadlock victim; any other error propagates at once."""
+    from sqlalchemy.exc import DBAPIError
+
+    for attempt in range(1, attempts + 1):
+        try:
+            async with engine.begin() as conn:
+                return await work(conn)
+        except DBAPIError as exc:
+            if attempt == attempts or not is_retryable(exc):
+                raise
+            await asyncio.sleep(0.005 * attempt)
+    raise AssertionError("unreachable")

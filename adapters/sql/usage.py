@@ -19,6 +19,7 @@ from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from adapters.sql.credits import change_balance
+from adapters.sql.engine import in_transaction
 from adapters.sql.models import UtcDateTime, api_keys, credit_transactions, usage
 from domain.credits import from_units, to_units
 from domain.usage import ModelStats, UsageRecord, UsageStats
@@ -63,7 +64,8 @@ class SqlUsageStore:
         if not records:
             return
         unique = list({r.id: r for r in records}.values())
-        async with self._engine.begin() as conn:
+
+        async def store(conn: AsyncConnection) -> None:
             stored = set((await conn.execute(
                 select(usage.c.id).where(usage.c.id.in_([r.id for r in unique])))).scalars())
             fresh = [r for r in unique if r.id not in stored]
@@ -72,6 +74,8 @@ class SqlUsageStore:
             await conn.execute(insert(usage), [_row(r) for r in fresh])
             await self._charge(conn, fresh)
             await self._touch_keys(conn, fresh)
+
+        await in_transaction(self._engine, store)  # a deadlock victim (two instances) runs again
 
     async def _charge(self, conn: AsyncConnection, records: list[UsageRecord]) -> None:
         by_org: dict[str, list[UsageRecord]] = defaultdict(list)

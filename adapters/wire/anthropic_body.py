@@ -12,21 +12,27 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from adapters.wire.base64_data import standard_base64
 from adapters.wire.openai_chat import GATEWAY_FIELDS
 from adapters.wire.reasoning import ANTHROPIC_MIN_BUDGET, thinking_budget
 from adapters.wire.tool_arguments import arguments_object
+from adapters.wire.untranslated import check_translation
 from domain.chat import ChatRequest, ImagePart, Message, Part, TextPart, ThinkingPart, Tool
 from domain.errors import InvalidRequest
 
 log = logging.getLogger(__name__)
 
 DEFAULT_MAX_TOKENS = 4096
+# JSON mode without a schema (OpenAI `json_object`, Gemini `responseMimeType: application/json`):
+# Anthropic's structured output needs a schema, so the mode travels as an instruction.
+JSON_INSTRUCTION = ("Respond with one valid JSON object and nothing else: no prose before or after it, "
+                    "no Markdown code fences.")
 
 
 def _wire_image(part: ImagePart) -> dict[str, Any]:
     if part.data is not None:
         return {"type": "image", "source": {"type": "base64", "media_type": part.media_type or "image/png",
-                                            "data": part.data}}
+                                            "data": standard_base64(part.data)}}
     return {"type": "image", "source": {"type": "url", "url": part.url or ""}}
 
 
@@ -122,12 +128,17 @@ def translated_body(request: ChatRequest, *, for_count: bool = False) -> dict[st
     if request.n != 1:
         raise InvalidRequest(f"n={request.n} is not supported by Anthropic models (one reply per request)",
                              param="n", code="invalid_value")
+    check_translation(request, "anthropic")
     body: dict[str, Any] = {"messages": _wire_messages(request.messages)}
-    if request.system:
-        if any(p.cache_control for p in request.system):
-            body["system"] = [_wire_text(p) for p in request.system]
+    system = list(request.system)
+    fmt = request.response_format
+    if fmt is not None and (fmt.type == "json_object" or (fmt.type == "json_schema" and not fmt.schema)):
+        system.append(TextPart(text=JSON_INSTRUCTION))
+    if system:
+        if any(p.cache_control for p in system):
+            body["system"] = [_wire_text(p) for p in system]
         else:
-            body["system"] = "\n\n".join(p.text for p in request.system)
+            body["system"] = "\n\n".join(p.text for p in system)
     if request.tools:
         body["tools"] = [_wire_tool(t) for t in request.tools]
         choice = _wire_tool_choice(request)
@@ -145,11 +156,8 @@ def translated_body(request: ChatRequest, *, for_count: bool = False) -> dict[st
         body["stop_sequences"] = request.stop
     if request.user:
         body["metadata"] = {"user_id": request.user}
-    fmt = request.response_format
     if fmt is not None and fmt.type == "json_schema" and fmt.schema:
         body["output_config"] = {"format": {"type": "json_schema", "schema": fmt.schema}}
-    elif fmt is not None and fmt.type == "json_object":
-        log.debug("dropping response_format json_object: Anthropic has JSON output only with a schema")
     if request.seed is not None:
         log.debug("dropping seed: not part of the Anthropic Messages API")
     return body

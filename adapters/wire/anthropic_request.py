@@ -9,7 +9,6 @@ kept, so providers that speak the other one get the nearest equivalent.
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 import orjson
@@ -27,30 +26,43 @@ from domain.chat import (
     Tool,
     ToolCall,
     ToolChoice,
+    Untranslated,
 )
 from domain.errors import InvalidRequest
 
 _CODE = "invalid_request_error"
 
-log = logging.getLogger(__name__)
+# Content blocks of the Messages API the domain does not carry: dropped (with a note) when translating.
+KNOWN_UNTRANSLATED_BLOCKS = frozenset({
+    "document", "search_result", "redacted_thinking", "container_upload", "server_tool_use",
+    "web_search_tool_result", "web_fetch_tool_result", "code_execution_tool_result",
+    "bash_code_execution_tool_result", "text_editor_code_execution_tool_result", "tool_search_tool_result",
+    "mcp_tool_use", "mcp_tool_result",
+})
 
 
 def _invalid(message: str, param: str) -> InvalidRequest:
     return invalid(message, param, _CODE)
 
 
+def _untranslated(kind: Any, where: str) -> Untranslated:
+    if not isinstance(kind, str):
+        return Untranslated(where, "<no type>", known=False)
+    # tool_use in a user turn or tool_result in an assistant turn: known blocks, out of place.
+    return Untranslated(where, kind, known=kind in KNOWN_UNTRANSLATED_BLOCKS or kind in ("tool_use", "tool_result"))
+
+
 # --- inbound -------------------------------------------------------------------------------
 
 
-def _image(block: dict[str, Any]) -> ImagePart | None:
+def _image(block: dict[str, Any], where: str, untranslated: list[Untranslated]) -> ImagePart | None:
     source = block.get("source")
-    if not isinstance(source, dict):
-        return None
-    if source.get("type") == "base64":
+    if isinstance(source, dict) and source.get("type") == "base64":
         return ImagePart(data=str(source.get("data") or ""), media_type=source.get("media_type") or "image/png")
-    if source.get("type") == "url" and isinstance(source.get("url"), str):
+    if isinstance(source, dict) and source.get("type") == "url" and isinstance(source.get("url"), str):
         return ImagePart(url=source["url"])
-    log.debug("dropping image with unsupported source type %r", source.get("type"))
+    kind = source.get("type") if isinstance(source, dict) else None
+    untranslated.append(Untranslated(where, f"image with a {kind or 'missing'} source"))
     return None
 
 
@@ -65,23 +77,24 @@ def _parts(content: Any, param: str) -> list[Any]:
     raise _invalid("content must be a string or an array of content blocks", param)
 
 
-def _tool_result_parts(content: Any) -> list[Part]:
+def _tool_result_parts(content: Any, where: str, untranslated: list[Untranslated]) -> list[Part]:
     if isinstance(content, str):
         return [TextPart(text=content)] if content else []
     parts: list[Part] = []
-    for block in content if isinstance(content, list) else ():
-        if isinstance(block, dict) and block.get("type") == "text":
+    for k, block in enumerate(content if isinstance(content, list) else ()):
+        kind = block.get("type") if isinstance(block, dict) else None
+        if isinstance(block, dict) and kind == "text":
             parts.append(TextPart(text=str(block.get("text") or ""), cache_control=block.get("cache_control")))
-        elif isinstance(block, dict) and block.get("type") == "image":
-            image = _image(block)
+        elif isinstance(block, dict) and kind == "image":
+            image = _image(block, f"{where}.{k}", untranslated)
             if image is not None:
                 parts.append(image)
         else:
-            log.debug("dropping unsupported tool_result content block %r", block)
+            untranslated.append(_untranslated(kind, f"{where}.{k}"))
     return parts
 
 
-def _message(item: Any, index: int, names: dict[str, str]) -> list[Message]:
+def _message(item: Any, index: int, names: dict[str, str], untranslated: list[Untranslated]) -> list[Message]:
     param = f"messages.{index}"
     if not isinstance(item, dict):
         raise _invalid("each message must be an object", param)
@@ -98,7 +111,7 @@ def _message(item: Any, index: int, names: dict[str, str]) -> list[Message]:
         if kind == "text":
             parts.append(TextPart(text=str(block.get("text") or ""), cache_control=block.get("cache_control")))
         elif kind == "image":
-            image = _image(block)
+            image = _image(block, f"{param}.content.{j}", untranslated)
             if image is not None:
                 parts.append(image)
         elif kind == "thinking":
@@ -112,10 +125,11 @@ def _message(item: Any, index: int, names: dict[str, str]) -> list[Message]:
             calls.append(ToolCall(id=call_id, name=name, arguments=orjson.dumps(block.get("input") or {}).decode()))
         elif kind == "tool_result" and role == "user":
             call_id = str(block.get("tool_use_id") or "")
-            results.append(Message(role="tool", content=_tool_result_parts(block.get("content")),
+            results.append(Message(role="tool", content=_tool_result_parts(
+                                       block.get("content"), f"{param}.content.{j}.content", untranslated),
                                    tool_call_id=call_id, name=names.get(call_id), is_error=bool(block.get("is_error"))))
         else:
-            log.debug("dropping unsupported Anthropic content block type %r", kind)
+            untranslated.append(_untranslated(kind, f"{param}.content.{j}"))
     if role == "assistant":
         return [Message(role="assistant", content=parts, tool_calls=calls)]
     return [*results, Message(role="user", content=parts)] if parts or not results else results
@@ -132,7 +146,7 @@ def _system(raw: Any) -> list[TextPart]:
             for b in raw if isinstance(b, dict) and b.get("type", "text") == "text"]
 
 
-def _tools(raw: Any) -> list[Tool]:
+def _tools(raw: Any, untranslated: list[Untranslated]) -> list[Tool]:
     if raw is None:
         return []
     if not isinstance(raw, list):
@@ -142,7 +156,7 @@ def _tools(raw: Any) -> list[Tool]:
         if not isinstance(item, dict) or not isinstance(item.get("name"), str) or not item["name"]:
             raise _invalid("tools[].name is required", f"tools.{i}.name")
         if "input_schema" not in item and item.get("type") not in (None, "custom"):
-            log.debug("dropping Anthropic server tool %r (type %r)", item["name"], item.get("type"))
+            untranslated.append(Untranslated(f"tools.{i}", f"server tool {item.get('type')}", name=item["name"]))
             continue
         schema = item.get("input_schema")
         tools.append(Tool(name=item["name"], description=item.get("description"),
@@ -184,6 +198,7 @@ def parse_request(body: dict[str, Any], *, require_max_tokens: bool = False) -> 
     if not isinstance(raw_messages, list) or not raw_messages:
         raise _invalid("messages: at least one message is required", "messages")
     names: dict[str, str] = {}
+    untranslated: list[Untranslated] = []
     system = _system(body.get("system"))
     messages: list[Message] = []
     for i, item in enumerate(raw_messages):
@@ -192,7 +207,7 @@ def parse_request(body: dict[str, Any], *, require_max_tokens: bool = False) -> 
             # folded into the system prompt, the one place every provider takes instructions.
             system.extend(_system(item.get("content")))
         else:
-            messages.extend(_message(item, i, names))
+            messages.extend(_message(item, i, names, untranslated))
     if not messages:
         raise _invalid("messages: at least one user or assistant message is required", "messages")
     max_tokens = _positive_int(body, "max_tokens")
@@ -218,7 +233,7 @@ def parse_request(body: dict[str, Any], *, require_max_tokens: bool = False) -> 
         model=model,
         messages=messages,
         system=system,
-        tools=_tools(body.get("tools")),
+        tools=_tools(body.get("tools"), untranslated),
         tool_choice=_tool_choice(body.get("tool_choice")),
         max_tokens=max_tokens,
         temperature=_number(body, "temperature", 1),
@@ -234,6 +249,7 @@ def parse_request(body: dict[str, Any], *, require_max_tokens: bool = False) -> 
         metadata=metadata,
         raw=body,
         raw_family="anthropic",
+        untranslated=untranslated,
     )
 
 

@@ -133,13 +133,13 @@ def message_id(response_id: str) -> str:
     return response_id if response_id.startswith("msg_") else f"msg_{response_id or 'proxy'}"
 
 
-def encode_response(response: ChatResponse) -> dict[str, Any]:
-    """ChatResponse -> the Message body an Anthropic client parses."""
+def encode_response(response: ChatResponse, provider: str = "") -> dict[str, Any]:
+    """ChatResponse -> the Message body an Anthropic client parses, naming the provider."""
     if response.raw_family == "anthropic" and response.raw is not None:
+        body = {**response.raw, "provider": provider}
         if response.usage.cache_tier:
-            return {**response.raw, "usage": {**(response.raw.get("usage") or {}),
-                                              "cache_tier": response.usage.cache_tier}}
-        return response.raw
+            body["usage"] = {**(response.raw.get("usage") or {}), "cache_tier": response.usage.cache_tier}
+        return body
     blocks: list[dict[str, Any]] = []
     for part in response.content:
         if isinstance(part, ThinkingPart):
@@ -158,4 +158,5 @@ def encode_response(response: ChatResponse) -> dict[str, Any]:
         "stop_reason": STOP_OUT[response.finish_reason],
         "stop_sequence": None,
         "usage": encode_usage(response.usage),
+        "provider": provider,
     }

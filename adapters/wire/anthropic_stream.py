@@ -25,6 +25,7 @@ from adapters.wire.anthropic_response import (
 )
 from domain.chat import (
     FinishReason,
+    RawEvent,
     StreamEnd,
     StreamEvent,
     StreamStart,
@@ -121,7 +122,8 @@ _PING = b'event: ping\ndata: {"type":"ping"}\n\n'
 class StreamEncoder:
     """Domain events -> Anthropic SSE events, opening and closing content blocks as kinds change."""
 
-    def __init__(self) -> None:
+    def __init__(self, provider: str = "") -> None:
+        self._provider = provider  # named in message_start's message, as in a whole Message
         self._next_block = 0
         self._open: tuple[str, int] | None = None  # (kind, block index) of the open block
         self._tool_blocks: dict[int, int] = {}  # tool call index -> block index
@@ -184,8 +186,10 @@ class StreamEncoder:
             message: dict[str, Any] = {
                 "id": message_id(event.id), "type": "message", "role": "assistant", "model": event.model,
                 "content": [], "stop_reason": None, "stop_sequence": None,
-                "usage": {**encode_usage(event.usage or Usage()), "output_tokens": 0}}
+                "usage": {**encode_usage(event.usage or Usage()), "output_tokens": 0}, "provider": self._provider}
             return _event(b"message_start", {"type": "message_start", "message": message})
+        if isinstance(event, RawEvent):
+            return b""  # relayed only by a passthrough of its own family
         out = self._close()
         if not self._pinged:
             out += _PING

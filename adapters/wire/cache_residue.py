@@ -260,8 +260,26 @@ def _gemini(body: dict[str, Any]) -> dict[str, Any]:
     return residue
 
 
+# --- OpenAI Responses API -----------------------------------------------------------------------
+# Passed through to providers that have the API: hosted tools (web_search...) and fields the
+# domain does not model would change the answer there.
+_RESPONSES_NEUTRAL = GATEWAY_FIELDS | {"model", "stream", "store", "metadata", "user", "safety_identifier",
+                                      "include", "prompt_cache_key", "parallel_tool_calls"}
+_RESPONSES_MODELLED = frozenset({"input", "instructions", "tools", "tool_choice", "max_output_tokens",
+                                 "temperature", "top_p", "text", "reasoning"})
+_RESPONSES_SAMPLING = frozenset({"truncation", "service_tier", "top_logprobs"})
+
+
+def _responses(body: dict[str, Any]) -> dict[str, Any]:
+    residue = _top_level(body, _RESPONSES_NEUTRAL, _RESPONSES_MODELLED, _RESPONSES_SAMPLING)
+    for tool in body.get("tools") or ():
+        if not isinstance(tool, dict) or tool.get("type") not in ("function", "custom", "namespace"):
+            raise _Lossy
+    return residue
+
+
 _FAMILIES: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
-    "openai": _openai, "anthropic": _anthropic, "gemini": _gemini}
+    "openai": _openai, "anthropic": _anthropic, "gemini": _gemini, "responses": _responses}
 
 
 def residue(request: ChatRequest) -> Residue:
@@ -269,6 +287,8 @@ def residue(request: ChatRequest) -> Residue:
     the request cannot be answered from a cached domain response."""
     if request.raw is None:
         return {}
+    if request.untranslated:  # parts the domain form does not hold (adapters/wire/untranslated.py)
+        return None
     check = _FAMILIES.get(request.raw_family or "")
     if check is None:
         return None

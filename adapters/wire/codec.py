@@ -25,6 +25,8 @@ class StreamEncoding(Protocol):
 class Codec(Protocol):
     family: Family  # the wire family: picks the error body shape (entrypoints/http/errors.py)
     endpoint: Endpoint  # the `endpoints.<name>` settings key that enables the family's routes
+    # Client headers (lower-case) forwarded to a provider of the same family, never to another.
+    forwarded_headers: tuple[str, ...]
 
     def parse_request(self, body: dict[str, Any], *, model: str | None = None,
                       stream: bool | None = None) -> ChatRequest:

@@ -17,6 +17,7 @@ from adapters.wire.json_schema import to_gemini
 from adapters.wire.openai_chat import GATEWAY_FIELDS
 from adapters.wire.reasoning import thinking_budget
 from adapters.wire.tool_arguments import arguments_object
+from adapters.wire.untranslated import check_translation
 from domain.chat import ChatRequest, ImagePart, Message, Part, TextPart, ToolChoice
 from domain.errors import InvalidRequest
 
@@ -114,6 +115,7 @@ def build_request(request: ChatRequest) -> dict[str, Any]:
     if request.n != 1:
         raise InvalidRequest(f"n={request.n} is not supported when translating to Gemini (one reply per request)",
                              param="n", code="invalid_value")
+    check_translation(request, "gemini")
     body: dict[str, Any] = {"contents": _wire_contents(request.messages)}
     if request.system:
         body["systemInstruction"] = {"parts": [{"text": "\n\n".join(p.text for p in request.system)}]}

@@ -10,7 +10,6 @@ Gemini, which receives the client's own body.
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 import orjson
@@ -29,13 +28,11 @@ from domain.chat import (
     Tool,
     ToolCall,
     ToolChoice,
+    Untranslated,
 )
 from domain.errors import InvalidRequest
 
 _CODE = "INVALID_ARGUMENT"
-
-log = logging.getLogger(__name__)
-
 
 def get(obj: Any, camel: str, snake: str | None = None) -> Any:
     """`obj[camel]`, else `obj[snake]` (Gemini's REST API accepts both spellings)."""
@@ -49,6 +46,25 @@ def get(obj: Any, camel: str, snake: str | None = None) -> Any:
 
 def _invalid(message: str, param: str) -> InvalidRequest:
     return invalid(message, param, _CODE)
+
+
+# Part fields of the Gemini API the domain does not carry: dropped (with a note) when translating.
+KNOWN_UNTRANSLATED_PARTS = {"executableCode": "executable_code", "codeExecutionResult": "code_execution_result",
+                            "toolCall": "tool_call", "toolResponse": "tool_response"}
+# Fields that only qualify a part (or are Gemini's own bookkeeping): never a note on their own.
+_PART_MODIFIERS = ("thought", "thoughtSignature", "thought_signature", "videoMetadata", "video_metadata",
+                   "mediaResolution", "media_resolution", "partMetadata", "part_metadata")
+
+
+def _other_part(part: dict[str, Any], where: str) -> Untranslated | None:
+    """What a part with none of the translated fields is: a known field, a bare modifier, or unknown."""
+    for camel, snake in KNOWN_UNTRANSLATED_PARTS.items():
+        if get(part, camel, snake) is not None:
+            return Untranslated(where, camel)
+    rest = sorted(k for k in part if k not in _PART_MODIFIERS)
+    if not rest:
+        return None
+    return Untranslated(where, ", ".join(rest), known=False)
 
 
 # --- inbound -------------------------------------------------------------------------------
@@ -88,7 +104,7 @@ def _response_text(response: Any) -> str:
     return orjson.dumps(response if response is not None else {}).decode()
 
 
-def _content(item: Any, index: int, calls: _Calls) -> list[Message]:
+def _content(item: Any, index: int, calls: _Calls, untranslated: list[Untranslated]) -> list[Message]:
     param = f"contents[{index}]"
     if not isinstance(item, dict):
         raise _invalid("each content must be an object", param)
@@ -99,8 +115,9 @@ def _content(item: Any, index: int, calls: _Calls) -> list[Message]:
     tool_calls: list[ToolCall] = []
     results: list[Message] = []
     for j, part in enumerate(item.get("parts") or ()):
+        where = f"{param}.parts[{j}]"
         if not isinstance(part, dict):
-            raise _invalid("each part must be an object", f"{param}.parts[{j}]")
+            raise _invalid("each part must be an object", where)
         if isinstance(part.get("text"), str):
             # Thought signatures are only meaningful to Gemini (which gets the raw body): dropped.
             parts.append(ThinkingPart(text=part["text"]) if part.get("thought") else TextPart(text=part["text"]))
@@ -109,10 +126,13 @@ def _content(item: Any, index: int, calls: _Calls) -> list[Message]:
             if mime.startswith("image/"):
                 parts.append(ImagePart(data=str(inline.get("data") or ""), media_type=mime))
             else:
-                log.debug("dropping inline data of type %r (only images are translated)", mime)
+                untranslated.append(Untranslated(where, f"inlineData {mime or 'without mimeType'}"))
         elif (file := get(part, "fileData", "file_data")) is not None:
-            parts.append(ImagePart(url=str(get(file, "fileUri", "file_uri") or ""),
-                                   media_type=get(file, "mimeType", "mime_type")))
+            mime = get(file, "mimeType", "mime_type")
+            if not mime or str(mime).startswith("image/"):
+                parts.append(ImagePart(url=str(get(file, "fileUri", "file_uri") or ""), media_type=mime))
+            else:
+                untranslated.append(Untranslated(where, f"fileData {mime}"))
         elif (fc := get(part, "functionCall", "function_call")) is not None:
             name = str(fc.get("name") or "")
             tool_calls.append(ToolCall(id=calls.call(fc.get("id"), name), name=name,
@@ -121,8 +141,8 @@ def _content(item: Any, index: int, calls: _Calls) -> list[Message]:
             name = str(fr.get("name") or "")
             results.append(Message(role="tool", content=[TextPart(text=_response_text(fr.get("response")))],
                                    tool_call_id=calls.answer(fr.get("id"), name), name=name))
-        elif not get(part, "thoughtSignature", "thought_signature"):
-            log.debug("dropping unsupported Gemini part with keys %s", sorted(part))
+        elif (other := _other_part(part, where)) is not None:
+            untranslated.append(other)
     if role == "model":
         return [Message(role="assistant", content=parts, tool_calls=tool_calls)]
     return [*results, Message(role="user", content=parts)] if parts or not results else results
@@ -135,13 +155,13 @@ def _system(raw: Any) -> list[TextPart]:
     return [TextPart(text=p["text"]) for p in parts or () if isinstance(p, dict) and isinstance(p.get("text"), str)]
 
 
-def _tools(raw: Any) -> list[Tool]:
+def _tools(raw: Any, untranslated: list[Untranslated]) -> list[Tool]:
     tools: list[Tool] = []
-    for item in raw or ():
+    for i, item in enumerate(raw or ()):
         declarations = get(item, "functionDeclarations", "function_declarations")
         if not isinstance(declarations, list):
-            log.debug("dropping Gemini tool %s (only function declarations are translated)",
-                      sorted(item) if isinstance(item, dict) else item)
+            kinds = ", ".join(sorted(item)) if isinstance(item, dict) else str(item)
+            untranslated.append(Untranslated(f"tools[{i}]", f"server tool {kinds}", name=kinds))
             continue
         for decl in declarations:
             if not isinstance(decl, dict) or not isinstance(decl.get("name"), str):
@@ -199,7 +219,8 @@ def parse_request(body: dict[str, Any], model: str, *, stream: bool) -> ChatRequ
     if not isinstance(contents, list) or not contents:
         raise _invalid("contents is not specified", "contents")
     calls = _Calls()
-    messages = [m for i, item in enumerate(contents) for m in _content(item, i, calls)]
+    untranslated: list[Untranslated] = []
+    messages = [m for i, item in enumerate(contents) for m in _content(item, i, calls, untranslated)]
     config = get(body, "generationConfig", "generation_config") or {}
     if not isinstance(config, dict):
         raise _invalid("generationConfig must be an object", "generationConfig")
@@ -213,7 +234,7 @@ def parse_request(body: dict[str, Any], model: str, *, stream: bool) -> ChatRequ
         model=model,
         messages=messages,
         system=_system(get(body, "systemInstruction", "system_instruction")),
-        tools=_tools(body.get("tools")),
+        tools=_tools(body.get("tools"), untranslated),
         tool_choice=_tool_choice(body),
         max_tokens=_int(config, "maxOutputTokens", "max_output_tokens") or None,
         temperature=_number(config, "temperature", "temperature", 2),
@@ -229,4 +250,5 @@ def parse_request(body: dict[str, Any], model: str, *, stream: bool) -> ChatRequ
         thinking_budget=budget if budget else None,
         raw=body,
         raw_family="gemini",
+        untranslated=untranslated,
     )

@@ -137,7 +137,8 @@ def parse_response(body: dict[str, Any]) -> ChatResponse:
 
 
 def response_chunk(parts: list[dict[str, Any]] | None, model: str, response_id: str,
-           finish: FinishReason | None = None, usage: Usage | None = None) -> dict[str, Any]:
+                   finish: FinishReason | None = None, usage: Usage | None = None,
+                   provider: str = "") -> dict[str, Any]:
     candidate: dict[str, Any] = {"index": 0}
     if parts is not None:
         candidate["content"] = {"role": "model", "parts": parts}
@@ -148,16 +149,18 @@ def response_chunk(parts: list[dict[str, Any]] | None, model: str, response_id: 
         out["usageMetadata"] = encode_usage(usage)
     out["modelVersion"] = model
     out["responseId"] = response_id
+    out["provider"] = provider
     return out
 
 
-def encode_response(response: ChatResponse) -> dict[str, Any]:
-    """ChatResponse -> the GenerateContentResponse a Gemini client parses."""
+def encode_response(response: ChatResponse, provider: str = "") -> dict[str, Any]:
+    """ChatResponse -> the GenerateContentResponse a Gemini client parses, naming the provider."""
     if response.raw_family == "gemini" and response.raw is not None:
+        body = {**response.raw, "provider": provider}
         if response.usage.cache_tier:
-            return {**response.raw, "usageMetadata": {**(response.raw.get("usageMetadata") or {}),
-                                                      "cacheTier": response.usage.cache_tier}}
-        return response.raw
+            body["usageMetadata"] = {**(response.raw.get("usageMetadata") or {}),
+                                     "cacheTier": response.usage.cache_tier}
+        return body
     parts: list[dict[str, Any]] = []
     for part in response.content:
         if isinstance(part, ThinkingPart):
@@ -171,4 +174,4 @@ def encode_response(response: ChatResponse) -> dict[str, Any]:
                       if isinstance(p, ThinkingPart) and p.signed_by == "gemini" and p.signature), None)
     if signature and parts:
         parts[-1 if response.tool_calls else 0]["thoughtSignature"] = signature
-    return response_chunk(parts, response.model, response.id, response.finish_reason, response.usage)
+    return response_chunk(parts, response.model, response.id, response.finish_reason, response.usage, provider)

@@ -29,6 +29,7 @@ from adapters.wire.gemini_response import (
 from adapters.wire.tool_arguments import arguments_object
 from domain.chat import (
     FinishReason,
+    RawEvent,
     StreamEnd,
     StreamEvent,
     StreamStart,
@@ -89,8 +90,9 @@ class StreamParser:
 class StreamEncoder:
     """Domain events -> Gemini stream chunks: SSE `data:` frames, or the pieces of one JSON array."""
 
-    def __init__(self, *, sse: bool = True) -> None:
+    def __init__(self, *, sse: bool = True, provider: str = "") -> None:
         self.sse = sse
+        self._provider = provider  # named in every chunk, as in a whole response
         self._model = ""
         self._id = ""
         self._frames = 0
@@ -120,7 +122,7 @@ class StreamEncoder:
 
     def _parts(self, parts: list[dict[str, Any]]) -> bytes:
         parts = self._signed([*self._flush_call(), *parts])
-        return self._frame(response_chunk(parts, self._model, self._id)) if parts else b""
+        return self._frame(response_chunk(parts, self._model, self._id, provider=self._provider)) if parts else b""
 
     def encode(self, event: StreamEvent) -> bytes:
         if isinstance(event, TextDelta):
@@ -144,9 +146,12 @@ class StreamEncoder:
         if isinstance(event, StreamStart):
             self._model, self._id = event.model, event.id or uuid.uuid4().hex
             return b""
+        if isinstance(event, RawEvent):
+            return b""  # relayed only by a passthrough of its own family
         # An empty text part keeps `chunk.text` a string for clients that join the chunks' text.
         parts = self._signed(self._flush_call() or [{"text": ""}])
-        out = self._frame(response_chunk(parts, self._model, self._id, event.finish_reason, event.usage))
+        out = self._frame(response_chunk(parts, self._model, self._id, event.finish_reason, event.usage,
+                                         self._provider))
         return out if self.sse else out + b"]"
 
     def error(self, body: dict[str, Any]) -> bytes:

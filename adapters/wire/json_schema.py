@@ -146,8 +146,14 @@ def _merge_all_of(node: dict[str, Any]) -> dict[str, Any]:
     return merged
 
 
+# Gemini's `format` values that are no JSON Schema format (OpenAI's and Anthropic's strict modes
+# refuse them): dropped when a Gemini schema goes to another family.
+_GEMINI_ONLY_FORMATS = frozenset({"enum", "int32", "int64", "float", "double"})
+
+
 def from_gemini(schema: Any) -> dict[str, Any]:
-    """A Gemini Schema (upper-case types, `nullable`) -> plain JSON Schema for other providers."""
+    """A Gemini Schema (upper-case types, `nullable`, `propertyOrdering`, snake_case keys,
+    numeric formats) -> plain JSON Schema for other providers."""
     if not isinstance(schema, dict):
         return {}
     out: dict[str, Any] = {}
@@ -162,13 +168,27 @@ def from_gemini(schema: Any) -> dict[str, Any]:
             out["anyOf"] = [from_gemini(sub) for sub in value]
         elif key in ("nullable", "propertyOrdering", "property_ordering"):
             continue
-        elif key == "format" and value == "enum":
+        elif key == "format" and value in _GEMINI_ONLY_FORMATS:
             continue
         else:
             out[_camel(key)] = value
-    if schema.get("nullable") is True and isinstance(out.get("type"), str):
-        out["type"] = [out["type"], "null"]
+    if schema.get("nullable") is True:
+        _allow_null(out)
     return out
+
+
+def _allow_null(out: dict[str, Any]) -> None:
+    """OpenAPI's `nullable: true` in JSON Schema: `null` joins the type (or the anyOf)."""
+    kind = out.get("type")
+    if isinstance(kind, str) and kind != "null":
+        out["type"] = [kind, "null"]
+    elif isinstance(kind, list) and "null" not in kind:
+        out["type"] = [*kind, "null"]
+    elif kind is None and isinstance(out.get("anyOf"), list):
+        if not any(isinstance(o, dict) and o.get("type") == "null" for o in out["anyOf"]):
+            out["anyOf"] = [*out["anyOf"], {"type": "null"}]
+    if isinstance(out.get("enum"), list) and None not in out["enum"]:
+        out["enum"] = [*out["enum"], None]
 
 
 def _camel(key: str) -> str:
@@ -179,10 +199,15 @@ def _camel(key: str) -> str:
     return head + "".join(word.capitalize() for word in rest)
 
 
+_SUBSCHEMA_MAPS = ("properties", "$defs", "definitions", "patternProperties")
+_SUBSCHEMAS = ("items", "anyOf", "oneOf", "allOf", "not", "additionalProperties", "prefixItems")
+
+
 def lower_types(schema: Any) -> Any:
-    """A JSON Schema with Gemini's upper-case type names (`OBJECT`, `STRING`) lower-cased, and
-    nothing else changed: Gemini CLI writes `responseJsonSchema` that way, and OpenAI and Anthropic
-    refuse such a schema."""
+    """A JSON Schema as Gemini clients write it (`parametersJsonSchema`, `responseJsonSchema`)
+    made valid for OpenAI and Anthropic: Gemini's upper-case type names (`OBJECT`, `STRING`, as
+    Gemini CLI sends) lower-cased, OpenAPI's `nullable: true` turned into a `null` type,
+    `propertyOrdering` and Gemini-only formats (`int32`, `enum`...) dropped; everything else kept."""
     if isinstance(schema, list):
         return [lower_types(item) for item in schema]
     if not isinstance(schema, dict):
@@ -193,10 +218,16 @@ def lower_types(schema: Any) -> Any:
             out[key] = value.lower()
         elif key == "type" and isinstance(value, list):
             out[key] = [v.lower() if isinstance(v, str) else v for v in value]
-        elif key in ("properties", "$defs", "definitions", "patternProperties") and isinstance(value, dict):
+        elif key in _SUBSCHEMA_MAPS and isinstance(value, dict):
             out[key] = {name: lower_types(sub) for name, sub in value.items()}
-        elif key in ("items", "anyOf", "oneOf", "allOf", "not", "additionalProperties", "prefixItems"):
+        elif key in _SUBSCHEMAS:
             out[key] = lower_types(value)
+        elif key in ("nullable", "propertyOrdering"):
+            continue
+        elif key == "format" and value in _GEMINI_ONLY_FORMATS:
+            continue
         else:
             out[key] = value
+    if schema.get("nullable") is True:
+        _allow_null(out)
     return out

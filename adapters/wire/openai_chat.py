@@ -11,7 +11,9 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
+from adapters.wire.base64_data import standard_base64
 from adapters.wire.parsing import integer, invalid, number
+from adapters.wire.untranslated import check_translation
 from domain.chat import (
     ChatRequest,
     ImagePart,
@@ -23,6 +25,7 @@ from domain.chat import (
     Tool,
     ToolCall,
     ToolChoice,
+    Untranslated,
 )
 from domain.errors import InvalidRequest
 
@@ -34,13 +37,15 @@ log = logging.getLogger(__name__)
 GATEWAY_FIELDS = frozenset({"provider_configs", "fallback", "model_router", "prompt_cache"})
 _ROLES = frozenset({"system", "developer", "user", "assistant", "tool", "function"})
 _EFFORTS = frozenset({"minimal", "low", "medium", "high"})
+# Content parts of the API the domain does not carry: dropped (with a note) when translating.
+KNOWN_UNTRANSLATED_PARTS = frozenset({"input_audio", "file", "refusal"})
 
 
 def _invalid(message: str, param: str) -> InvalidRequest:
     return invalid(message, param, _CODE)
 
 
-def _content_parts(content: Any, param: str) -> list[Part]:
+def _content_parts(content: Any, param: str, untranslated: list[Untranslated]) -> list[Part]:
     if content is None:
         return []
     if isinstance(content, str):
@@ -62,7 +67,8 @@ def _content_parts(content: Any, param: str) -> list[Part]:
             detail = image.get("detail") if isinstance(image, dict) else None
             parts.append(image_from_url(url, detail))
         else:
-            log.debug("dropping unsupported OpenAI content part type %r", kind)
+            untranslated.append(Untranslated(f"{param}[{i}]", kind if isinstance(kind, str) else "<no type>",
+                                             known=kind in KNOWN_UNTRANSLATED_PARTS))
     return parts
 
 
@@ -76,7 +82,7 @@ def image_from_url(url: str, detail: str | None = None) -> ImagePart:
 
 def image_to_url(part: ImagePart) -> str:
     if part.data is not None:
-        return f"data:{part.media_type or 'image/png'};base64,{part.data}"
+        return f"data:{part.media_type or 'image/png'};base64,{standard_base64(part.data)}"
     return part.url or ""
 
 
@@ -96,7 +102,7 @@ def _tool_calls(raw: Any, param: str) -> list[ToolCall]:
     return calls
 
 
-def _messages(raw: Any) -> tuple[list[TextPart], list[Message]]:
+def _messages(raw: Any, untranslated: list[Untranslated]) -> tuple[list[TextPart], list[Message]]:
     if not isinstance(raw, list) or not raw:
         raise _invalid("messages must be a non-empty array", "messages")
     system: list[TextPart] = []
@@ -108,7 +114,7 @@ def _messages(raw: Any) -> tuple[list[TextPart], list[Message]]:
         role = item.get("role")
         if role not in _ROLES:
             raise _invalid(f"invalid role {role!r}", f"{param}.role")
-        parts = _content_parts(item.get("content"), f"{param}.content")
+        parts = _content_parts(item.get("content"), f"{param}.content", untranslated)
         if role in ("system", "developer"):
             system.extend(p for p in parts if isinstance(p, TextPart))
         elif role in ("tool", "function"):
@@ -183,7 +189,8 @@ def parse_request(body: dict[str, Any]) -> ChatRequest:
         model = ""
     if not isinstance(model, str):
         raise _invalid("model must be a string", "model")
-    system, messages = _messages(body.get("messages"))
+    untranslated: list[Untranslated] = []
+    system, messages = _messages(body.get("messages"), untranslated)
     stop = body.get("stop")
     stream_options = body.get("stream_options")
     effort = body.get("reasoning_effort")
@@ -208,6 +215,7 @@ def parse_request(body: dict[str, Any]) -> ChatRequest:
         metadata=metadata if isinstance(metadata := body.get("metadata"), dict) else {},
         raw=body,
         raw_family="openai",
+        untranslated=untranslated,
     )
 
 
@@ -251,6 +259,7 @@ def build_request(request: ChatRequest, model: str, *, stream: bool) -> dict[str
     if request.raw_family == "openai" and request.raw is not None:
         body = {k: v for k, v in request.raw.items() if k not in GATEWAY_FIELDS}
     else:
+        check_translation(request, "openai")
         body = _translated_body(request)
     body["model"] = model
     if stream:
@@ -263,10 +272,19 @@ def build_request(request: ChatRequest, model: str, *, stream: bool) -> dict[str
     return body
 
 
+# OpenAI refuses `json_object` unless the messages mention JSON; a translated JSON mode (Gemini
+# `responseMimeType: application/json`) may not, so the system prompt then says it.
+JSON_MODE_NOTE = "Respond in JSON."
+
+
 def _translated_body(request: ChatRequest) -> dict[str, Any]:
     messages: list[dict[str, Any]] = []
-    if request.system:
-        messages.append({"role": "system", "content": "\n\n".join(p.text for p in request.system)})
+    system = [p.text for p in request.system]
+    fmt = request.response_format
+    if fmt is not None and fmt.type == "json_object" and "json" not in request.prompt_text().lower():
+        system.append(JSON_MODE_NOTE)
+    if system:
+        messages.append({"role": "system", "content": "\n\n".join(system)})
     messages.extend(_wire_message(m) for m in request.messages)
     body: dict[str, Any] = {"messages": messages}
     if request.tools:
@@ -298,7 +316,6 @@ def _translated_body(request: ChatRequest) -> dict[str, Any]:
         body["n"] = request.n
     if request.top_k is not None:
         log.debug("dropping top_k: not part of the OpenAI chat-completions API")
-    fmt = request.response_format
     if fmt is not None and fmt.type == "json_object":
         body["response_format"] = {"type": "json_object"}
     elif fmt is not None and fmt.type == "json_schema":

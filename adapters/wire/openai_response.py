@@ -14,6 +14,7 @@ import orjson
 from domain.chat import (
     ChatResponse,
     FinishReason,
+    RawEvent,
     StreamEnd,
     StreamEvent,
     StreamStart,
@@ -203,6 +204,8 @@ class StreamEncoder:
             self._head["model"] = event.model
             self._head["created"] = event.created or self._head["created"]
             return self._delta({"role": "assistant", "content": ""})
+        if isinstance(event, RawEvent):
+            return b""  # relayed only by a passthrough of its own family
         out = self._delta({}, finish=event.finish_reason)
         if self.include_usage:
             out += self._frame([], usage=encode_usage(event.usage))

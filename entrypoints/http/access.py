@@ -7,8 +7,9 @@ API all off, the request path does not pass through here at all.
 - `/admin/*`: `Authorization: Bearer <auth.admin_token>`, compared in constant time.
 - `/v1*` (every API family): a `RequestMeter` opens as the request enters and closes exactly
   once — here when the handler returns or raises, or at the end of a stream. The meter rides on
-  the request into `ChatCall.meter`; the chat handler reports the outcome to it
-  (`io.meter_outcome`). With `auth.api_keys` on, the `AccessGate` admits the request first.
+  the request into `ChatCall.meter`; the chat use case (`application.metered_chat.MeteredChat`)
+  reports the outcome to it and closes it at the end of a stream. With `auth.api_keys` on, the
+  `AccessGate` admits the request first and the principal rides into `ChatCall.principal`.
 """
 
 from __future__ import annotations
@@ -24,10 +25,7 @@ from blacksheep import Request, Response
 
 from application.access import AccessGate
 from application.metering import Metering, RequestMeter
-from application.settings import Settings
-from container import Container
-from domain.errors import STATUS, AuthenticationFailed
-from entrypoints.http.errors import describe
+from domain.errors import AuthenticationFailed, status_of
 
 log = logging.getLogger(__name__)
 Handler = Callable[[Request], Awaitable[Response]]
@@ -77,11 +75,6 @@ def admin_authorized(request: Request, token: str) -> bool:
     return scheme.lower() == b"bearer" and hmac.compare_digest(value.strip(), token.encode())
 
 
-def _error_status(exc: BaseException) -> tuple[int, str]:
-    kind, message, _, _ = describe(exc)
-    return STATUS[kind], message
-
-
 def access_middleware(metering: Metering | None, gate: Callable[[], AccessGate] | None,
                       admin_token: str) -> Middleware:
     async def middleware(request: Request, handler: Handler) -> Response:
@@ -108,7 +101,7 @@ def access_middleware(metering: Metering | None, gate: Callable[[], AccessGate] 
             raise
         except Exception as exc:
             if meter is not None:
-                meter.finish(*_error_status(exc))
+                meter.finish(*status_of(exc))
             raise
         if meter is not None:
             _close(meter, response)
@@ -120,11 +113,3 @@ def access_middleware(metering: Metering | None, gate: Callable[[], AccessGate] 
 def _close(meter: RequestMeter, response: Response) -> None:
     if not meter.streaming:  # a stream closes its meter itself, when it ends
         meter.finish(response.status)
-
-
-def access_middleware_for(container: Container, settings: Settings) -> Middleware | None:
-    metering = container.metering.metering() if settings.usage_recording else None
-    gate = container.metering.access_gate if settings.auth.api_keys else None
-    if metering is None and gate is None and not settings.auth.admin_token:
-        return None
-    return access_middleware(metering, gate, settings.auth.admin_token)

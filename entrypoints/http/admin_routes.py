@@ -1,8 +1,9 @@
 """The admin API: API keys, usage, credits and credit purchases.
 
 Every `/admin` route is guarded by `auth.admin_token` in `entrypoints.http.access` (401 when the
-token is missing or wrong). Handlers translate JSON to use-case calls and back; amounts are
-exact decimal strings.
+token is missing or wrong). Request bodies are parsed by the pydantic models in
+`entrypoints/http/schemas/admin.py` (which also document the responses in `/openapi.json`);
+handlers call the use cases and encode the results; amounts are exact decimal strings.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from domain.errors import InvalidRequest
 from domain.keys import ApiKey
 from domain.usage import UsageRecord, UsageStats
 from entrypoints.http.io import json_response, read_json
+from entrypoints.http.schemas import admin as schemas
 
 MAX_ADMIN_BODY = 1024 * 1024
 
@@ -136,28 +138,14 @@ def _since(request: Request) -> datetime | None:
     return since if since.tzinfo else since.replace(tzinfo=UTC)
 
 
-def _string(body: dict[str, Any], name: str, required: bool = True) -> Any:
-    value = body.get(name)
-    if value is None and not required:
-        return None
-    if not isinstance(value, str) or not value or len(value) > 255:
-        raise InvalidRequest(f"{name} must be a non-empty string", param=name)
-    return value
-
-
 # --- API keys ---------------------------------------------------------------------------------
 
 
 async def create_key(request: Request, keys: KeyService) -> Response:
-    body = await read_json(request, MAX_ADMIN_BODY)
-    unknown = set(body) - {"name", "organization_id", "rate_limit_rpm", "budget_limit", "budget_period",
-                           "expires_at", "metadata"}
-    if unknown:
-        raise InvalidRequest(f"unknown field {sorted(unknown)[0]!r}", param=sorted(unknown)[0])
-    issued = await keys.issue(
-        body.get("name"), organization_id=body.get("organization_id"),  # type: ignore[arg-type]
-        rate_limit_rpm=body.get("rate_limit_rpm"), budget_limit=body.get("budget_limit"),
-        budget_period=body.get("budget_period"), expires_at=body.get("expires_at"), metadata=body.get("metadata"))
+    new = schemas.parse_create_key(await read_json(request, MAX_ADMIN_BODY))
+    issued = await keys.issue(new.name, organization_id=new.organization_id, rate_limit_rpm=new.rate_limit_rpm,
+                              budget_limit=new.budget_limit, budget_period=new.budget_period,
+                              expires_at=new.expires_at, metadata=new.metadata)
     return json_response({**key_json(issued.key), "key": issued.plaintext}, status=201)
 
 
@@ -175,8 +163,8 @@ async def get_key(key_id: str, keys: KeyService) -> Response:
 
 
 async def update_key(key_id: str, request: Request, keys: KeyService) -> Response:
-    body = await read_json(request, MAX_ADMIN_BODY)
-    return json_response(key_json(await keys.update(_id(key_id), body)))
+    changes = schemas.parse_key_changes(await read_json(request, MAX_ADMIN_BODY))
+    return json_response(key_json(await keys.update(_id(key_id), changes)))
 
 
 async def revoke_key(key_id: str, keys: KeyService) -> Response:
@@ -190,11 +178,7 @@ async def delete_key(key_id: str, keys: KeyService) -> Response:
 
 
 async def verify_key(request: Request, keys: KeyService) -> Response:
-    body = await read_json(request, MAX_ADMIN_BODY)
-    plaintext = body.get("key")
-    if not isinstance(plaintext, str):
-        raise InvalidRequest("key must be a string", param="key")
-    key, state = await keys.lookup(plaintext)
+    key, state = await keys.lookup(schemas.parse_verify(await read_json(request, MAX_ADMIN_BODY)).key)
     if key is None:
         return json_response({"valid": False, "reason": "unknown"})
     return json_response({"valid": state == "active", "reason": None if state == "active" else state,
@@ -232,25 +216,17 @@ async def credit_transactions(organization_id: str, request: Request, billing: B
 
 
 async def adjust_credits(request: Request, billing: BillingService) -> Response:
-    body = await read_json(request, MAX_ADMIN_BODY)
-    metadata = body.get("metadata")
-    if metadata is not None and not isinstance(metadata, dict):
-        raise InvalidRequest("metadata must be a JSON object", param="metadata")
-    description = body.get("description") or ""
-    if not isinstance(description, str):
-        raise InvalidRequest("description must be a string", param="description")
-    transaction, applied = await billing.adjust(
-        _string(body, "organization_id"), body.get("amount"), body.get("type", "promotional"), description,
-        metadata, _string(body, "idempotency_key", required=False))
+    grant = schemas.parse_adjustment(await read_json(request, MAX_ADMIN_BODY))
+    transaction, applied = await billing.adjust(grant.organization_id, grant.amount, grant.type,
+                                                grant.description or "", grant.metadata, grant.idempotency_key)
     balance = await billing.balance(transaction.organization_id)
     return json_response({"applied": applied, "transaction": transaction_json(transaction),
                           "balance": balance_json(balance, billing.currency)}, status=201 if applied else 200)
 
 
 async def checkout_session(request: Request, billing: BillingService) -> Response:
-    body = await read_json(request, MAX_ADMIN_BODY)
-    session = await billing.checkout(_string(body, "organization_id"), body.get("amount"),
-                                     body.get("success_url"), body.get("cancel_url"),  # type: ignore[arg-type]
-                                     body.get("customer_email"))
+    order = schemas.parse_checkout(await read_json(request, MAX_ADMIN_BODY))
+    session = await billing.checkout(order.organization_id, order.amount, order.success_url, order.cancel_url,
+                                     order.customer_email)
     return json_response({"id": session.id, "url": session.url, "organization_id": session.organization_id,
                           "amount": format_amount(session.amount), "currency": billing.currency}, status=201)

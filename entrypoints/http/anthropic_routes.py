@@ -7,7 +7,7 @@ from blacksheep.server.routing import Router
 
 from adapters.wire.anthropic import CODEC
 from application.chat import ChatCall, ChatService
-from entrypoints.http.chat_routes import handle_chat
+from entrypoints.http.chat_routes import family_headers, handle_chat
 from entrypoints.http.errors import request_id_of
 from entrypoints.http.io import json_response, read_json
 
@@ -23,5 +23,7 @@ async def messages(request: Request, chat: ChatService) -> Response:
 
 async def count_tokens(request: Request, chat: ChatService) -> Response:
     body = await read_json(request, chat.max_body_bytes)
-    call = ChatCall(CODEC.parse_request(body), CODEC.endpoint, chat.resolve_config(body), request_id_of(request))
+    parsed = CODEC.parse_request(body)
+    parsed.family_headers = family_headers(request, CODEC.forwarded_headers)  # token-counting betas too
+    call = ChatCall(parsed, CODEC.endpoint, overrides=body, request_id=request_id_of(request))
     return json_response({"input_tokens": await chat.count_tokens(call)})

@@ -11,6 +11,7 @@ from blacksheep.server.routing import Router
 from application.billing import BillingService
 from application.chat import ChatService
 from application.dashboard import DashboardReads
+from application.embeddings import EmbeddingService
 from application.health import HealthService
 from application.keys import KeyService
 from application.model_selection import ModelSelectionService
@@ -22,14 +23,16 @@ from entrypoints.http import (
     admin_routes,
     admin_stats_routes,
     anthropic_routes,
+    embeddings_routes,
     gemini_routes,
     openai_routes,
+    openapi,
     responses_routes,
     routing_routes,
     system_routes,
     webhook_routes,
 )
-from entrypoints.http.access import access_middleware_for
+from entrypoints.http.access import access_middleware
 from entrypoints.http.middleware import Handler, gateway_middleware
 from entrypoints.http.services import ContainerServices
 from entrypoints.http.ui import routes as ui_routes
@@ -44,6 +47,15 @@ FAMILY_ROUTES: dict[Family, Callable[[Router], None]] = {
     "messages": anthropic_routes.register,
     "gemini": gemini_routes.register,
 }
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("adaptive-proxy")
+    except PackageNotFoundError:
+        return "0.0.0"
 
 
 def served_families(settings: Settings) -> list[Family]:
@@ -61,6 +73,7 @@ def create_app(container: Container, middlewares: Sequence[Middleware] = ()) -> 
     settings: Settings = container.settings()
     services = ContainerServices({
         ChatService: container.chat_service,
+        EmbeddingService: container.embedding_service,
         ResponseStore: container.response_store,
         HealthService: container.health_service,
         ModelSelectionService: container.model_selection,
@@ -74,6 +87,7 @@ def create_app(container: Container, middlewares: Sequence[Middleware] = ()) -> 
         FAMILY_ROUTES[family](router)
     if "chat_completions" in served_families(settings):  # the Responses API is OpenAI's too
         responses_routes.register(router)
+        embeddings_routes.register(router)
     system_routes.register(router)
     routing_routes.register(router)
     if settings.auth.admin_token:  # no token, no admin API
@@ -88,6 +102,7 @@ def create_app(container: Container, middlewares: Sequence[Middleware] = ()) -> 
     system_routes.register_welcome(router)
     router.fallback = not_served
     app = Application(router=router, services=services)
+    openapi.register(router, app, version=_version())
     app.middlewares.append(gateway_middleware(settings.server.max_body_bytes))
     access = access_middleware_for(container, settings)  # None when keys, usage and admin API are all off
     if access is not None:
@@ -111,3 +126,12 @@ def create_app(container: Container, middlewares: Sequence[Middleware] = ()) -> 
     app.on_start += on_start
     app.on_stop += on_stop
     return app
+
+
+def access_middleware_for(container: Container, settings: Settings) -> Middleware | None:
+    """The admin guard, access gate and usage ledger middleware; None when all three are off."""
+    metering = container.metering.metering() if settings.usage_recording else None
+    gate = container.metering.access_gate if settings.auth.api_keys else None
+    if metering is None and gate is None and not settings.auth.admin_token:
+        return None
+    return access_middleware(metering, gate, settings.auth.admin_token)

@@ -11,12 +11,13 @@ from typing import Any
 from blacksheep import Request, Response
 
 from adapters.wire.codec import Codec
+from adapters.wire.untranslated import translation_notes
 from application.chat import ChatCall, ChatService
-from entrypoints.http.errors import describe, error_body, request_id_of
+from domain.errors import describe
+from entrypoints.http.errors import error_body, request_id_of
 from entrypoints.http.io import (
     cache_inputs,
     json_response,
-    meter_outcome,
     served_headers,
     sse_response,
     stream_response,
@@ -28,23 +29,41 @@ async def handle_chat(request: Request, chat: ChatService, codec: Codec, body: d
     """Complete or stream one chat in `codec`'s wire format. `sse=False` streams one JSON array
     (Gemini without `alt=sse`)."""
     parsed = codec.parse_request(body, model=model, stream=stream)
-    call = ChatCall(parsed, codec.endpoint, chat.resolve_config(body), request_id_of(request),
+    parsed.family_headers = family_headers(request, codec.forwarded_headers)
+    call = ChatCall(parsed, codec.endpoint, overrides=body, request_id=request_id_of(request),
                     **cache_inputs(request))
     if not parsed.stream:
         result = await chat.complete(call)
-        if call.meter is not None:
-            meter_outcome(call.meter, result)
         return json_response(codec.encode_response(result.response, result.target.provider),
-                             headers=served_headers(result))
+                             headers=[*served_headers(result), *_notes(call, result.target.provider)])
     outcome = await chat.stream(call)
-    if call.meter is not None:
-        meter_outcome(call.meter, outcome)  # the meter follows the stream and closes when it ends
     encoder = codec.stream_encoder(parsed, outcome.target.provider, sse=sse)
 
     def stream_error(exc: BaseException) -> bytes:
         kind, message, param, code = describe(exc)
         return encoder.error(error_body(codec.family, kind, message, param, code))
 
+    notes = _notes(call, outcome.target.provider)
     if sse:
-        return sse_response(outcome, encoder.encode, stream_error)
-    return stream_response(outcome, encoder.encode, stream_error, b"application/json")
+        return sse_response(outcome, encoder.encode, stream_error, notes)
+    return stream_response(outcome, encoder.encode, stream_error, b"application/json", notes)
+
+
+def family_headers(request: Request, names: tuple[str, ...]) -> dict[str, str]:
+    """The client's values of the family's forwarded headers (repeated ones joined by commas)."""
+    out: dict[str, str] = {}
+    for name in names:
+        values = request.get_headers(name.encode())
+        if values:
+            out[name] = ",".join(v.decode("latin-1") for v in values)
+    return out
+
+
+def _notes(call: ChatCall, provider: str) -> list[tuple[bytes, bytes]]:
+    """`x-adaptive-notes` naming what a translation for `provider` dropped (none when nothing was)."""
+    settings = call.config.providers.get(provider) if call.config is not None else None  # resolved by now
+    notes = translation_notes(call.request, settings.kind) if settings is not None else []
+    if not notes:
+        return []
+    text = "".join(c if " " <= c <= "~" else "?" for c in "; ".join(notes))  # client text: one safe line
+    return [(b"x-adaptive-notes", text.encode())]

@@ -11,7 +11,7 @@ import orjson
 from blacksheep import Content, Request, Response
 
 from domain.chat import Family
-from domain.errors import STATUS, ErrorKind, ProxyError, RateLimited, UpstreamError
+from domain.errors import STATUS, ErrorKind, RateLimited, UpstreamError, describe
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +35,7 @@ _ANTHROPIC_TYPE: dict[ErrorKind, str] = {
     "rate_limited": "rate_limit_error",
     "unavailable": "overloaded_error",
     "timeout": "timeout_error",
+    "overloaded": "overloaded_error",
 }
 _GOOGLE_STATUS: dict[ErrorKind, str] = {
     "invalid_request": "INVALID_ARGUMENT",
@@ -48,6 +49,7 @@ _GOOGLE_STATUS: dict[ErrorKind, str] = {
     "upstream": "UNAVAILABLE",
     "unavailable": "UNAVAILABLE",
     "timeout": "DEADLINE_EXCEEDED",
+    "overloaded": "UNAVAILABLE",
 }
 
 
@@ -60,24 +62,21 @@ def family_for_path(path: str) -> Family:
     return "openai"
 
 
+def status_for(family: Family, kind: ErrorKind) -> int:
+    """The HTTP status of `kind` in `family`: STATUS, except that only Anthropic has 529."""
+    if kind == "overloaded" and family != "anthropic":
+        return STATUS["unavailable"]
+    return STATUS[kind]
+
+
 def error_body(family: Family, kind: ErrorKind, message: str, param: str | None = None,
                code: str | None = None) -> dict[str, Any]:
     if family == "anthropic":
         return {"type": "error", "error": {"type": _ANTHROPIC_TYPE.get(kind, "api_error"), "message": message}}
     if family == "gemini":
-        return {"error": {"code": STATUS[kind], "message": message, "status": _GOOGLE_STATUS[kind]}}
+        return {"error": {"code": status_for(family, kind), "message": message, "status": _GOOGLE_STATUS[kind]}}
     return {"error": {"message": message, "type": _OPENAI_TYPE.get(kind, "api_error"), "param": param,
                       "code": code}}
-
-
-def describe(exc: BaseException) -> tuple[ErrorKind, str, str | None, str | None]:
-    """(kind, client-safe message, param, code) for any exception."""
-    if isinstance(exc, UpstreamError) and exc.status == 429:
-        # Every candidate was rate limited: tell the client to back off, as the provider did.
-        return "rate_limited", exc.message, None, exc.code
-    if isinstance(exc, ProxyError):
-        return exc.kind, exc.message, exc.param, exc.code
-    return "internal", "internal error", None, None
 
 
 def retry_after_header(exc: BaseException) -> float | None:
@@ -92,7 +91,7 @@ def error_response(family: Family, exc: BaseException, request_id: str = "") -> 
     kind, message, param, code = describe(exc)
     if kind == "internal":
         log.exception("internal error serving %s", request_id, exc_info=exc)
-    status = STATUS[kind]
+    status = status_for(family, kind)
     headers: list[tuple[bytes, bytes]] = []
     retry_after = retry_after_header(exc)
     if retry_after is not None:

@@ -73,5 +73,5 @@ async def _count(request: Request, chat: ChatService, body: dict[str, Any], mode
     inner = get(body, "generateContentRequest", "generate_content_request")
     generate_body = inner if isinstance(inner, dict) else body
     call = ChatCall(CODEC.parse_request(generate_body, model=model, stream=False), CODEC.endpoint,
-                    chat.resolve_config(body), request_id_of(request))
+                    overrides=body, request_id=request_id_of(request))
     return json_response({"totalTokens": await chat.count_tokens(call)})

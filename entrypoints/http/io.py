@@ -9,9 +9,7 @@ import orjson
 from blacksheep import Content, Request, Response, StreamedContent
 
 from application.chat import ChatOutcome, StreamOutcome
-from application.metering import RequestMeter, metered_events
-from domain.errors import STATUS, InvalidRequest, PayloadTooLarge
-from entrypoints.http.errors import describe
+from domain.errors import InvalidRequest, PayloadTooLarge
 
 JSON = b"application/json"
 
@@ -92,24 +90,3 @@ def stream_response(
 
     headers = [(b"cache-control", b"no-cache"), *served_headers(outcome), *(extra_headers or [])]
     return Response(200, headers, StreamedContent(content_type, body))
-
-
-def meter_outcome(meter: RequestMeter, outcome: ChatOutcome | StreamOutcome) -> None:
-    """Report the outcome to the request's ledger; a stream's events are wrapped (once) so the
-    ledger closes with the stream's own usage when it ends, fails or the client hangs up.
-    An outcome answered from a response cache says so in `cache_tier`: recorded at no cost."""
-    if outcome.cache_tier:
-        meter.cache_tier = outcome.cache_tier
-    if isinstance(outcome, StreamOutcome):
-        if not meter.streaming:
-            meter.streaming = True
-            meter.served(outcome.target.provider, outcome.target.model, outcome.selection.source)
-            outcome.events = metered_events(outcome.events, meter, _status_of)
-        return
-    meter.served(outcome.target.provider, outcome.target.model, outcome.selection.source,
-                 outcome.response.usage)
-
-
-def _status_of(exc: BaseException) -> tuple[int, str]:
-    kind, message, _, _ = describe(exc)
-    return STATUS[kind], message

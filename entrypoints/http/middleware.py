@@ -25,7 +25,8 @@ def gateway_middleware(max_body_bytes: int) -> Callable[[Request, Handler], Awai
             response = await handler(request)
         except Exception as exc:  # the boundary: anything unexpected is a 500 in the caller's shape, logged
             response = error_response(family_for_path(request.path), exc, request_id)
-        response.headers.add(b"x-request-id", request_id.encode())
+        if b"x-request-id" not in response.headers:  # error responses already carry it: once, not twice
+            response.headers.add(b"x-request-id", request_id.encode())
         return response
 
     return middleware

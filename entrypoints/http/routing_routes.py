@@ -5,8 +5,9 @@ from __future__ import annotations
 from blacksheep import Request, Response
 from blacksheep.server.routing import Router
 
-from application.model_selection import ModelSelectionService, decision_body, parse_query
+from application.model_selection import ModelSelectionService
 from entrypoints.http.io import json_response, read_json
+from entrypoints.http.schemas.select_model import decision_body, parse_query
 
 
 def register(router: Router) -> None:

@@ -262,4 +262,4 @@ async def test_factory_builds_every_kind_on_the_shared_pool() -> None:
         await provider.aclose()
     assert not http.is_closed  # the shared pool is closed once, by the container
     gemini = factory.create("g", ProviderSettings(kind="gemini", api_key="k", base_url="http://x.test"))
-    assert gemini._api._async_httpx_client is http
+    assert gemini._http is http

@@ -258,7 +258,7 @@ def test_parse_response_blocks_and_usage() -> None:
     assert resp.tool_calls == [ToolCall("toolu_1", "f", '{"a":[1]}')]
     assert resp.usage == Usage(input_tokens=115, output_tokens=20, cache_read_tokens=100, cache_write_tokens=5,
                                reasoning_tokens=3)
-    assert aresp.encode_response(resp) is body  # same family: the upstream body as is
+    assert aresp.encode_response(resp, "a") == {**body, "provider": "a"}  # same family: the upstream body, named
 
 
 def test_encode_response_from_another_family() -> None:

@@ -296,7 +296,7 @@ def test_parse_response_parts_and_usage() -> None:
     assert resp.tool_calls[1] == ToolCall("c2", "g", "{}")
     assert resp.usage == Usage(input_tokens=100, output_tokens=15, cache_read_tokens=60, reasoning_tokens=5)
     assert resp.finish_reason == "tool_calls" and resp.id == "r1" and resp.model == "gemini-2.5-flash"
-    assert gresp.encode_response(resp) is body
+    assert gresp.encode_response(resp, "g") == {**body, "provider": "g"}  # the upstream body, naming the provider
 
 
 def test_encode_response_from_another_family() -> None:

@@ -202,6 +202,49 @@ def test_chat_cli_chats_through_the_application_layer(fake: FakeUpstream, tmp_pa
     assert not (tmp_path / "var").exists()  # no usage ledger: nothing written
 
 
+def _issue_key(db_url: str) -> str:
+    """A gateway API key stored in `db_url`, through the same container `serve` uses."""
+    import asyncio
+
+    from adapters.sql.migrate import upgrade
+    from container import build_container
+
+    async def issue() -> str:
+        settings = ProxyBuilder().with_database(db_url).enable_api_key_auth().build_settings()
+        metering = build_container(settings).metering
+        try:
+            await upgrade(metering.engine())
+            return (await metering.key_service().issue("cli")).plaintext
+        finally:
+            await metering.engine().dispose()
+
+    return asyncio.run(issue())
+
+
+def _usage_rows(db_path: Path) -> list[tuple[Any, ...]]:
+    import sqlite3
+
+    with sqlite3.connect(db_path) as db:
+        return db.execute("SELECT status, status_code, provider, model, api_key_id FROM api_key_usage").fetchall()
+
+
+def test_chat_cli_is_metered_like_http(fake: FakeUpstream, tmp_path: Path) -> None:
+    db_path = tmp_path / "usage.db"
+    db_url = f"sqlite:///{db_path}"
+    out = run_example("chat_cli.py", "--base-url", f"{fake.url}/v1", "--usage-db", db_url, "Hi", cwd=tmp_path)
+    assert out.splitlines()[0] == "Fake reply to: Hi"
+    assert _usage_rows(db_path) == [("success", 200, "upstream", "fake-small", None)]
+    key = _issue_key(db_url)
+    run_example("chat_cli.py", "--base-url", f"{fake.url}/v1", "--usage-db", db_url, "--gateway-key", key, "Hi",
+                cwd=tmp_path)
+    with pytest.raises(AssertionError, match="authentication"):  # a wrong key is refused, and recorded
+        run_example("chat_cli.py", "--base-url", f"{fake.url}/v1", "--usage-db", db_url,
+                    "--gateway-key", "ap-wrong", "Hi", cwd=tmp_path)
+    rows = _usage_rows(db_path)
+    assert [(r[0], r[1]) for r in rows] == [("success", 200), ("success", 200), ("error", 401)]
+    assert rows[1][4] is not None and rows[2][4] is None  # attributed to the key; the unknown one to none
+
+
 def test_chat_cli_falls_back_when_the_first_model_fails(fake: FakeUpstream, tmp_path: Path) -> None:
     fake.script({"status": 503}, {"status": 503})  # the first try and its retry
     out = run_example("chat_cli.py", "--base-url", f"{fake.url}/v1", "--fallback-model", "fake-backup", "Hi",

@@ -87,7 +87,7 @@ async def test_messages_same_family_passthrough(gateway) -> None:
                                  headers={"x-api-key": CLIENT_KEY, "authorization": f"Bearer {CLIENT_KEY}",
                                           "anthropic-version": "2023-06-01"})
     assert response.status == 200
-    assert await response.json() == ANTHROPIC_OK
+    assert await response.json() == {**ANTHROPIC_OK, "provider": "up_anthropic"}  # the upstream body, named
     assert response.headers.get_first(b"x-adaptive-provider") == b"up_anthropic"
     assert response.headers.get_first(b"x-adaptive-model") == b"claude-x"
     assert response.headers.get_first(b"x-adaptive-selection") == b"manual_override"
@@ -200,7 +200,7 @@ async def test_generate_content_same_family_passthrough(gateway, version: str) -
                                  content=gemini_body(cachedContent="cachedContents/1"),
                                  headers={"x-goog-api-key": CLIENT_KEY})
     assert response.status == 200
-    assert await response.json() == GEMINI_OK
+    assert await response.json() == {**GEMINI_OK, "provider": "up_gemini"}
     assert response.headers.get_first(b"x-adaptive-provider") == b"up_gemini"
     sent = upstream.last
     assert str(sent.url) == "http://gem.test/v1beta/models/gemini-x:generateContent"

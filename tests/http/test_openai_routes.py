@@ -141,9 +141,13 @@ async def test_body_too_large_is_413(gateway) -> None:
 
 @pytest.mark.parametrize(("upstream_response", "status", "retry_after"), [
     (httpx2.Response(500, text="<html>boom</html>"), 502, None),
-    (httpx2.Response(503, json={"error": {"message": "overloaded"}}), 502, None),
+    (httpx2.Response(503, json={"error": {"message": "overloaded"}}), 503, None),  # kept: SDKs retry on it
+    (httpx2.Response(529, json={"error": {"message": "overloaded"}}), 503, None),  # OpenAI has no 529
     (httpx2.Response(429, json={"error": {"message": "slow down"}}, headers={"retry-after": "7"}), 429, b"7"),
     (httpx2.Response(400, json={"error": {"message": "bad tool schema"}}), 400, None),
+    # The gateway's own key was refused: its fault, not the caller's (README, docs/translation.md).
+    (httpx2.Response(401, json={"error": {"message": "invalid api key"}}), 502, None),
+    (httpx2.Response(403, json={"error": {"message": "forbidden"}}), 502, None),
     (httpx2.ReadTimeout("too slow"), 504, None),
     (httpx2.ConnectError("refused"), 502, None),
 ])

@@ -136,3 +136,20 @@ async def test_unknown_or_bad_capability_fields_are_400_naming_them(client, mode
     error = (await response.json())["error"]
     assert error["param"] == param
     assert param.rsplit(".", 1)[1] in error["message"]
+
+
+@pytest.mark.parametrize(("model", "param", "message"), [
+    ({"provider": "p", "model": "m", "quality": True}, "models[0].quality", "quality must be a non-negative number"),
+    ({"provider": "p", "model": "m", "context_window": "8k"}, "models[0].context_window",
+     "context_window must be a positive integer"),
+    ({"provider": "p", "model": "m", "supports_vision": "yes"}, "models[0].supports_vision",
+     "supports_vision must be true or false"),
+    ({"provider": "p", "model": "m", "model_name": "n"}, "models[0].model_name",
+     "model_name and model disagree; send one of them"),
+    ("gpt-4o", "models[0]", "each model must be an object with provider and model"),
+])
+async def test_the_typed_request_keeps_the_hand_written_messages(client, model, param, message) -> None:
+    response = await client.post("/v1/select-model", content=JSONContent({"models": [model], "prompt": "x"}))
+    error = (await response.json())["error"]
+    assert (response.status, error["type"], error["param"], error["message"]) == (
+        400, "invalid_request_error", param, message)

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pytest
 import redis.asyncio as redis_asyncio
+from dependency_injector import providers
 
 from adapters.memory.response_store import InMemoryResponseStore
 from adapters.redis.response_store import RedisResponseStore
@@ -76,13 +76,29 @@ async def test_entries_expire_after_the_ttl(request: pytest.FixtureRequest) -> N
     url, prefix = request.getfixturevalue("redis_url")
     client = redis_asyncio.Redis.from_url(url)
     try:
-        store = RedisResponseStore(client, clock, prefix=prefix, ttl_s=0.05)
+        store = RedisResponseStore(client, clock, prefix=prefix, ttl_s=30)
         await store.put("resp_1", document(1))
-        assert 0 < await client.pttl(f"{prefix}rs:e:resp_1") <= 50
-        await asyncio.sleep(0.08)  # Redis keeps the time itself: the only real wait, 80 ms
-        assert await store.get("resp_1") is None
+        assert 29_000 < await client.pttl(f"{prefix}rs:e:resp_1") <= 30_000  # Redis expires the entry itself
+        clock.t += 31  # by the injected clock, resp_1 is now past its TTL: the next write drops its index entry
+        await store.put("resp_2", document(2))
+        assert await client.zrange(f"{prefix}rs:order", 0, -1) == [b"resp_2"]
     finally:
         await client.aclose()
+
+
+async def test_the_container_builds_the_store_from_responses_settings() -> None:
+    from application.settings import Settings
+    from container import build_container
+
+    container = build_container(Settings.model_validate({"responses": {"store_ttl_s": 5, "store_max_entries": 1}}))
+    clock = FrozenClock()
+    container.clock.override(providers.Object(clock))
+    store = container.response_store()
+    await store.put("resp_1", document(1))
+    await store.put("resp_2", document(2))
+    assert await store.get("resp_1") is None  # store_max_entries: 1
+    clock.t += 5
+    assert await store.get("resp_2") is None  # store_ttl_s: 5
 
 
 async def test_an_unreachable_redis_is_a_clear_error() -> None:

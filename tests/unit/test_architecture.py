@@ -58,3 +58,17 @@ def test_the_guard_catches_a_wrong_way_arrow(tmp_path: Path) -> None:
     bad = tmp_path / "bad.py"
     bad.write_text("from adapters.config import load_settings\nimport httpx\n")
     assert _imports(bad) == ["adapters", "httpx"]
+
+
+# Unit tests stay pure: no child processes, sockets or servers (those live in tests/cli, tests/http,
+# tests/integration and tests/e2e).
+IMPURE = {"subprocess", "socket", "multiprocessing", "uvicorn", "redis", "asyncpg", "aiomysql", "testcontainers"}
+
+
+def test_unit_tests_start_no_processes_and_open_no_sockets() -> None:
+    wrong = []
+    for path in sorted((ROOT / "tests" / "unit").rglob("*.py")):
+        for name in _imports(path):
+            if name in IMPURE:
+                wrong.append(f"{path.relative_to(ROOT)} imports {name}")
+    assert not wrong, "\n".join(wrong)

@@ -12,7 +12,7 @@ import pytest
 from openai.types.responses import Response, ResponseStreamEvent
 from pydantic import TypeAdapter
 
-from adapters.wire.responses.request import parse_request
+from adapters.wire.responses.request import hosted_choice_refused, parse_request
 from adapters.wire.responses.response import encode_response, error_body, item_count
 from adapters.wire.responses.stream import StreamEncoder, collected, sse
 from domain.chat import (
@@ -89,9 +89,9 @@ def test_hosted_tools_dropped_with_a_note_or_refused_when_required():
     assert [t.name for t in request.tools] == ["f"]
     assert context.dropped_tools == ["web_search"]
     assert "web_search" in context.notes()[0]
-    with pytest.raises(InvalidRequest) as err:
-        parse_request({**body, "tool_choice": {"type": "web_search"}})
-    assert err.value.param == "tool_choice"
+    _, required = parse_request({**body, "tool_choice": {"type": "web_search"}})
+    assert required.required_hosted == "web_search"  # the route refuses it unless passed through
+    assert hosted_choice_refused(required).param == "tool_choice"
 
 
 def test_tool_choice_text_format_reasoning_and_flags():

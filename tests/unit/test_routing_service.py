@@ -8,7 +8,6 @@ import pytest
 
 from adapters.memory.breaker_store import InMemoryBreakerStore
 from adapters.memory.keyed_cache import InMemoryRouteCache
-from application.model_selection import decision_body
 from application.routing import EXTERNAL_BREAKER, BuiltinRouter, Guard, RoutingService
 from application.settings import ModelRouterSettings
 from domain.breaker import BreakerPolicy
@@ -16,6 +15,7 @@ from domain.catalog import ModelInfo
 from domain.difficulty import DifficultyEstimator
 from domain.errors import NoCapableModel, UpstreamError
 from domain.routing import Router, RoutingDecision, RoutingInput, decision_for
+from entrypoints.http.schemas.select_model import decision_body
 from tests.clock import FrozenClock
 
 # Every prompt has difficulty 0.5: cost_bias 0 picks the cheapest model, 1 the best.

@@ -15,16 +15,17 @@ from domain.chat import ChatRequest, ChatResponse, Family
 class GeminiCodec:
     family: Family = "gemini"
     endpoint: Endpoint = "gemini"
+    forwarded_headers: tuple[str, ...] = ()  # see docs/translation.md
 
     def parse_request(self, body: dict[str, Any], *, model: str | None = None,
                       stream: bool | None = None) -> ChatRequest:
         return parse_request(body, model or "", stream=bool(stream))
 
     def encode_response(self, response: ChatResponse, provider: str) -> dict[str, Any]:
-        return encode_response(response)
+        return encode_response(response, provider)
 
     def stream_encoder(self, request: ChatRequest, provider: str, *, sse: bool = True) -> StreamEncoding:
-        return StreamEncoder(sse=sse)
+        return StreamEncoder(sse=sse, provider=provider)
 
 
 CODEC: Codec = GeminiCodec()

@@ -14,6 +14,7 @@ from domain.chat import ChatRequest, ChatResponse, Family
 class OpenAICodec:
     family: Family = "openai"
     endpoint: Endpoint = "chat_completions"
+    forwarded_headers: tuple[str, ...] = ("openai-beta",)  # see docs/translation.md
 
     def parse_request(self, body: dict[str, Any], *, model: str | None = None,
                       stream: bool | None = None) -> ChatRequest:

@@ -7,6 +7,7 @@ from typing import Any, Literal
 
 import orjson
 
+from adapters.wire.openai_chat import GATEWAY_FIELDS
 from domain.chat import (
     ChatRequest,
     Family,
@@ -31,6 +32,9 @@ _EFFORTS: dict[str, ReasoningEffort | None] = {
     "none": None, "minimal": "minimal", "low": "low", "medium": "medium", "high": "high", "xhigh": "high",
 }
 _NAMESPACE_JOIN = "__"
+# Not sent to a provider that has the Responses API: the gateway's own fields, and
+# previous_response_id (the gateway keeps conversations: the history goes as input items).
+_NOT_FORWARDED = GATEWAY_FIELDS | {"previous_response_id"}
 # A custom (free-form) tool is offered to non-Responses providers as a function with one string.
 _CUSTOM_PARAMETERS = {"type": "object", "properties": {"input": {"type": "string"}}, "required": ["input"]}
 
@@ -53,6 +57,7 @@ class ResponsesContext:
     store: bool = True
     previous_response_id: str | None = None
     input_items: list[dict[str, Any]] = field(default_factory=list)  # the input, as items
+    required_hosted: str | None = None  # a hosted tool `tool_choice` requires (only a passthrough runs it)
 
     @property
     def wants_encrypted_reasoning(self) -> bool:
@@ -60,6 +65,12 @@ class ResponsesContext:
 
     def notes(self) -> list[str]:
         return [f"responses: hosted tool {kind} dropped (the provider cannot run it)" for kind in self.dropped_tools]
+
+
+def hosted_choice_refused(context: ResponsesContext) -> InvalidRequest:
+    return invalid(f"tool_choice requires the hosted tool {context.required_hosted}, which the gateway cannot run "
+                   "here (only a provider:model with the Responses API, passed through, runs hosted tools)",
+                   "tool_choice")
 
 
 def invalid(message: str, param: str) -> InvalidRequest:
@@ -124,7 +135,36 @@ def parse_request(
     )
     if not request.messages:
         raise invalid("input must hold at least one message", "input")
+    # Kept for providers that have the Responses API (adapters/wire/responses/upstream.py).
+    request.raw, request.raw_family = passthrough_body(body, history or [], context.input_items), "responses"
     return request, context
+
+
+def passthrough_body(body: dict[str, Any], history: list[dict[str, Any]],
+                     input_items: list[dict[str, Any]]) -> dict[str, Any]:
+    """The body a provider that has the Responses API gets (before the model is set): the
+    stored history, made safe to send to any such provider, then the client's own input."""
+    out = {k: v for k, v in body.items() if k not in _NOT_FORWARDED}
+    if history:
+        out["input"] = [*(_history_item(item) for item in history if _forwardable(item)), *input_items]
+    return out
+
+
+def _forwardable(item: dict[str, Any]) -> bool:
+    """Reasoning is sent back only as OpenAI's own encrypted content: another provider's
+    signature (tagged `adaptive.`) or a reasoning item without content would be refused."""
+    if item.get("type") != "reasoning":
+        return True
+    encrypted = item.get("encrypted_content")
+    return isinstance(encrypted, str) and bool(encrypted) and not encrypted.startswith(SIGNATURE_PREFIX)
+
+
+def _history_item(item: dict[str, Any]) -> dict[str, Any]:
+    """Stored output items as input: the ids the gateway issued mean nothing upstream (reasoning
+    items keep theirs: their encrypted content is bound to it)."""
+    if item.get("type") == "reasoning":
+        return {k: v for k, v in item.items() if k != "status"}
+    return {k: v for k, v in item.items() if k not in ("id", "status")}
 
 
 def _metadata(raw: Any) -> dict[str, Any]:
@@ -242,8 +282,8 @@ def _tool_choice(raw: Any, parallel: Any, context: ResponsesContext) -> ToolChoi
     elif isinstance(raw, dict) and raw.get("type") == "allowed_tools":
         choice.mode = "required" if raw.get("mode") == "required" else "auto"
     elif isinstance(raw, dict) and isinstance(raw.get("type"), str):
-        raise invalid(f"tool_choice requires the hosted tool {raw['type']}, which the gateway cannot run here",
-                      "tool_choice")
+        context.required_hosted = raw["type"]  # refused unless a passthrough provider is pinned
+        choice.mode = "required"
     else:
         raise invalid("tool_choice must be auto, none, required or a tool", "tool_choice")
     return choice

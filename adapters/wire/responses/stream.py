@@ -17,6 +17,7 @@ from adapters.wire.responses import response as wire
 from adapters.wire.responses.request import ResponsesContext
 from domain.chat import (
     ChatResponse,
+    RawEvent,
     StreamEnd,
     StreamEvent,
     StreamStart,
@@ -77,7 +78,9 @@ class StreamEncoder:
             return self._call_start(event)
         if isinstance(event, ToolCallDelta):
             return self._call_delta(event)
-        return self._end(event)
+        if isinstance(event, StreamEnd):
+            return self._end(event)
+        return []  # a RawEvent: only a passthrough relays those (RelayEncoder)
 
     def _index(self) -> int:
         return len(self.output)
@@ -210,3 +213,42 @@ def collected(response: ChatResponse) -> list[StreamEvent]:
         events.append(ToolCallDelta(index=index, arguments=call.arguments))
     events.append(StreamEnd(finish_reason=response.finish_reason, usage=response.usage))
     return events
+
+
+_TERMINAL = frozenset({"response.completed", "response.incomplete", "response.failed", "error"})
+
+
+class RelayEncoder:
+    """A passthrough stream: the provider's own events (RawEvent) go to the client unchanged,
+    the domain events beside them are not encoded. Same interface as StreamEncoder."""
+
+    def __init__(self) -> None:
+        self.response: Event = {}  # the latest `response` object the upstream sent
+        self.sequence = 0
+        self.ended = False
+
+    @property
+    def response_id(self) -> str:
+        return str(self.response.get("id") or "")
+
+    def feed(self, event: StreamEvent) -> list[Event]:
+        if not isinstance(event, RawEvent):
+            return []
+        data = event.data
+        if isinstance(data.get("response"), dict):
+            self.response = data["response"]
+        if isinstance(data.get("sequence_number"), int):
+            self.sequence = data["sequence_number"] + 1
+        self.ended = self.ended or data.get("type") in _TERMINAL
+        return [data]
+
+    def final(self, event: StreamEnd) -> Event:
+        return self.response
+
+    def fail(self, code: str, message: str) -> list[Event]:
+        """After a terminal event the upstream has told the client already; else `response.failed`."""
+        if self.ended:
+            return []
+        self.ended = True
+        body = wire.failed({**self.response, "status": "failed"}, code, message)
+        return [{"type": "response.failed", "sequence_number": self.sequence, "response": body}]

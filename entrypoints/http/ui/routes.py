@@ -16,11 +16,11 @@ from blacksheep import Content, Request, Response
 from blacksheep.server.routing import Router
 
 from application.dashboard import DAY, HOUR, DashboardReads
-from application.model_selection import ModelQuery, ModelSelectionService, decision_body
+from application.model_selection import ModelQuery, ModelSelectionService
 from application.settings import Settings
-from domain.errors import STATUS, InvalidRequest, ProxyError
-from entrypoints.http.errors import describe
+from domain.errors import STATUS, InvalidRequest, ProxyError, describe
 from entrypoints.http.io import json_response, read_json
+from entrypoints.http.schemas.select_model import decision_body
 from entrypoints.http.ui import keys_pages
 from entrypoints.http.ui.html import card, csrf_field, flash, handler, json_error, page, redirect, table
 from entrypoints.http.ui.session import (
