@@ -7,7 +7,11 @@ Only this module (and the app factory it feeds) knows concrete adapters. Build o
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
+import os
+import socket
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -21,11 +25,13 @@ from adapters.memory.keyed_cache import InMemoryResponseCache, InMemoryRouteCach
 from adapters.memory.rate_limiter import InMemoryRateLimiter
 from adapters.memory.response_store import InMemoryResponseStore
 from adapters.providers.factory import SdkProviderFactory, shared_http_client
+from adapters.redis.breaker_history import RedisBreakerHistory
 from adapters.redis.breaker_store import RedisBreakerStore
 from adapters.redis.client import close_redis, redis_client, redis_probe
 from adapters.redis.keyed_cache import RedisResponseCache, RedisRouteCache
 from adapters.redis.rate_limiter import RedisRateLimiter
 from adapters.redis.response_store import RedisResponseStore
+from adapters.redis.traffic_buckets import RedisTrafficBuckets
 from adapters.routing.external import ExternalRouter
 from adapters.routing.params_file import DEFAULT_PARAMS_PATH, load_estimator
 from adapters.sql.credits import SqlCreditLedger
@@ -37,6 +43,7 @@ from adapters.system_clock import SystemClock
 from adapters.wire.cache_residue import residue as wire_residue
 from application.access import AccessGate, RateLimitedProviderFactory
 from application.billing import BillingService
+from application.breaker_history import BreakerHistory, RecordingBreakerStore, TransitionLog
 from application.dashboard import DashboardReads
 from application.embeddings import EmbeddingService
 from application.execution import Executor
@@ -51,6 +58,7 @@ from application.response_cache import ResponseCaching, config_namespace
 from application.routing import BuiltinRouter, Guard, RoutingService
 from application.selection import Selector, catalog_for
 from application.settings import BreakerSettings, Settings
+from application.shared_traffic import SharedTraffic
 from application.traffic_stats import TrafficStats
 from domain.breaker import BreakerPolicy
 from domain.catalog import Catalog
@@ -122,6 +130,21 @@ async def _lifecycle(http_client: httpx2.AsyncClient, registry: ProviderRegistry
     await registry.aclose()
     await http_client.aclose()
     await close_redis(redis)
+
+
+def _instance_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+async def _traffic_lifecycle(shared: SharedTraffic | None) -> AsyncIterator[None]:
+    """Copies this instance's traffic buckets to the shared store in the background."""
+    task = asyncio.create_task(shared.run()) if shared is not None else None
+    yield None
+    if task is not None and shared is not None:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        await shared.flush()
 
 
 def _params_version() -> str:
@@ -251,11 +274,21 @@ class Container(containers.DeclarativeContainer):
                                    providers=settings.provided.providers)
     cache = providers.Container(CacheContainer, settings=settings, redis=redis, store_kind=store_kind,
                                 http_client=http_client)
-    breaker_store: providers.Provider[BreakerStore] = providers.Selector(
+    shared_breaker_store: providers.Provider[BreakerStore] = providers.Selector(
         store_kind,
         redis=providers.Singleton(RedisBreakerStore, client=redis, prefix=settings.provided.redis.key_prefix),
         memory=providers.Singleton(InMemoryBreakerStore),
     )
+    # Every breaker result goes through this wrapper, which keeps the recent transitions (dashboard).
+    local_breaker_history = providers.Singleton(BreakerHistory)
+    breaker_history: providers.Provider[TransitionLog] = providers.Selector(
+        store_kind,
+        redis=providers.Singleton(RedisBreakerHistory, client=redis, prefix=settings.provided.redis.key_prefix,
+                                  local=local_breaker_history),
+        memory=local_breaker_history,
+    )
+    breaker_store: providers.Provider[BreakerStore] = providers.Singleton(
+        RecordingBreakerStore, inner=shared_breaker_store, history=breaker_history)
 
     response_store: providers.Provider[ResponseStore] = providers.Selector(
         store_kind,
@@ -323,9 +356,20 @@ class Container(containers.DeclarativeContainer):
     # The dashboard: a per-instance traffic ring (a RequestObserver) and the read model over it.
     traffic_stats = providers.Singleton(TrafficStats, clock=clock,
                                         minutes=settings.provided.dashboard.history_minutes)
-    dashboard_reads = providers.Factory(DashboardReads, settings=settings, traffic_stats=traffic_stats,
+    # With Redis, each instance's buckets are copied there every second so the dashboard adds them up.
+    shared_traffic: providers.Provider[SharedTraffic | None] = providers.Selector(
+        store_kind,
+        redis=providers.Singleton(SharedTraffic, local=traffic_stats, instance=providers.Callable(_instance_id),
+                                  store=providers.Singleton(RedisTrafficBuckets, client=redis,
+                                                            prefix=settings.provided.redis.key_prefix)),
+        memory=providers.Object(None),
+    )
+    traffic_lifecycle = providers.Resource(_traffic_lifecycle, shared=shared_traffic)
+    dashboard_reads = providers.Factory(DashboardReads, shared_traffic=shared_traffic, settings=settings,
+                                        traffic_stats=traffic_stats,
                                         breakers=breaker_store, breaker_policy=breaker_policy,
-                                        catalog=metering.pricing, clock=clock, response_cache=cache.store,
+                                        breaker_history=breaker_history, catalog=metering.pricing, clock=clock,
+                                        response_cache=cache.store,
                                         route_cache=route_cache)
 
     lifecycle = providers.Resource(_lifecycle, http_client=http_client, registry=registry, redis=redis,

@@ -9,9 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from application.breaker_history import TransitionLog
 from application.settings import Settings
+from application.shared_traffic import SharedTraffic
 from application.traffic_stats import TrafficStats
-from domain.breaker import BreakerPolicy
+from domain.breaker import BreakerPolicy, breaker_key
 from domain.catalog import Catalog
 from domain.errors import NotFound
 from domain.ports import BreakerStore, Clock, KeyedCache
@@ -37,15 +39,29 @@ class DashboardReads:
     clock: Clock
     response_cache: KeyedCache[Any] | None = None
     route_cache: KeyedCache[Any] | None = None
+    breaker_history: TransitionLog | None = None
+    shared_traffic: SharedTraffic | None = None  # with Redis: every instance's traffic added up
 
-    def traffic(self, minutes: int = HOUR) -> dict[str, Any]:
-        return self.traffic_stats.window(minutes)
+    async def traffic(self, minutes: int = HOUR) -> dict[str, Any]:
+        if self.shared_traffic is not None:
+            return await self.shared_traffic.window(minutes)
+        return {**self.traffic_stats.window(minutes), "scope": "instance"}
 
     async def providers(self) -> dict[str, Any]:
         """Each provider: enabled or why not, its breakers (effective state), recent traffic, models."""
         snapshots = await self.breakers.snapshots()
+        # snapshots() lists the breakers this instance has used; one opened by another instance
+        # (a shared store) is read too, so that every instance's page shows it.
+        per_model = self.settings.fallback.breaker.per_model
+        for name in self.settings.providers:
+            for key in sorted({breaker_key(name, m.model, per_model) for m in self.catalog.for_provider(name)}):
+                if key not in snapshots:
+                    snap = await self.breakers.snapshot(key)
+                    if snap.state != "closed" or snap.failures:
+                        snapshots[key] = snap
         now = self.clock.now()
-        traffic = self.traffic_stats.window(HOUR)["providers"]
+        history = await self.breaker_history.recent() if self.breaker_history is not None else []
+        traffic = (await self.traffic(HOUR))["providers"]
         out = []
         for name, provider in self.settings.providers.items():
             enabled, reason = provider_state(self.settings, name)
@@ -58,6 +74,7 @@ class DashboardReads:
                     state = "half_open"  # the next call is let through as a probe
                 breakers.append({"key": key, "state": state, "stored_state": snap.state,
                                  "failures": snap.failures, "changed_at": snap.changed_at})
+            transitions = [t.as_dict() for t in history if t.key == name or t.key.startswith(f"{name}:")]
             models = [
                 {"model": m.model, "input_per_mtok": m.input_per_mtok, "output_per_mtok": m.output_per_mtok,
                  "cache_read_per_mtok": m.cache_read_per_mtok, "context_window": m.context_window,
@@ -66,13 +83,14 @@ class DashboardReads:
                 for m in self.catalog.for_provider(name)]
             out.append({"name": name, "kind": provider.kind, "enabled": enabled, "reason": reason,
                         "base_url": provider.base_url, "breaker": _worst(breakers), "breakers": breakers,
+                        "transitions": transitions,
                         "traffic_1h": traffic.get(name), "models": models})
         return {"breaker_store": self.breakers.status(), "providers": out}
 
     async def caches(self) -> dict[str, Any]:
         """Entries per cache and, over the last hour: the response cache's outcomes (`cache_tier`)
         and the routing cache's hit rate (requests whose model choice came from the cache)."""
-        window = self.traffic_stats.window(HOUR)
+        window = await self.traffic(HOUR)
         tiers = window["cache_tiers"]
         total = sum(tiers.values())
 

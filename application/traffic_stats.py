@@ -4,7 +4,8 @@
 minute's bucket in constant time (counters and a sparse log-scale latency histogram, so p50/p95
 merge across minutes without keeping samples). The ring holds at most `minutes` buckets (a day
 by default) per process; `window(n)` sums the last `n` minutes into totals and a per-minute
-series. Numbers are per instance: several gateway processes each count their own traffic.
+series. The ring is per instance; with Redis, `application.shared_traffic` copies each
+instance's buckets there (off the request path) so that the dashboard adds instances up.
 """
 
 from __future__ import annotations
@@ -124,6 +125,29 @@ class Bucket:
         for name, counts in other.providers.items():
             self.providers.setdefault(name, ProviderCounts()).merge(counts)
 
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-able form (for a shared store); `from_dict` reads it back."""
+        return {"minute": self.minute, "requests": self.requests, "errors": self.errors,
+                "input_tokens": self.input_tokens, "output_tokens": self.output_tokens,
+                "cost_usd": str(self.cost_usd), "best_cost_usd": str(self.best_cost_usd),
+                "latency": {str(k): v for k, v in self.latency.items()},
+                "overhead": {str(k): v for k, v in self.overhead.items()},
+                "models": dict(self.models), "sources": dict(self.sources), "cache_tiers": dict(self.cache_tiers),
+                "providers": {n: [c.requests, c.errors, c.rate_limited, c.total_ms] for n, c in self.providers.items()}}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Bucket:
+        bucket = cls(int(data["minute"]), int(data["requests"]), int(data["errors"]), int(data["input_tokens"]),
+                     int(data["output_tokens"]), Decimal(data["cost_usd"]), Decimal(data["best_cost_usd"]))
+        bucket.latency.update({int(k): int(v) for k, v in data["latency"].items()})
+        bucket.overhead.update({int(k): int(v) for k, v in data["overhead"].items()})
+        bucket.models.update(data["models"])
+        bucket.sources.update(data["sources"])
+        bucket.cache_tiers.update(data["cache_tiers"])
+        bucket.providers = {n: ProviderCounts(int(r), int(e), int(rl), float(ms))
+                            for n, (r, e, rl, ms) in data["providers"].items()}
+        return bucket
+
     def copy(self) -> Bucket:
         clone = Bucket(self.minute)
         clone.merge(self)
@@ -159,24 +183,37 @@ class TrafficStats:
         # minutes (recomputed once a minute), are kept so that polling a window is cheap.
         self._summaries: dict[int, dict[str, Any]] = {}
         self._closed: dict[int, tuple[int, Bucket]] = {}  # window size -> (current minute, total)
+        self._dirty: set[int] = set()  # minutes changed since `take_changed` last ran
 
     @property
     def capacity_minutes(self) -> int:
         return self._minutes
 
-    def _now_minute(self) -> int:
+    def now_minute(self) -> int:
         return int(self._clock.now() // 60)
 
+
     def observe(self, record: RequestRecord) -> None:
-        minute = self._now_minute()
+        minute = self.now_minute()
         if not self._ring or self._ring[-1].minute != minute:
             self._ring.append(Bucket(minute))  # maxlen drops the oldest minute
         self._ring[-1].add(record)
+        self._dirty.add(minute)
+
+    def take_changed(self) -> list[Bucket]:
+        """Copies of the minutes changed since the last call (for a shared store)."""
+        changed = [b.copy() for b in self._ring if b.minute in self._dirty]
+        self._dirty.clear()
+        return changed
+
+    def mark_changed(self, minutes: list[int]) -> None:
+        """Put minutes back (their copy could not be stored); minutes gone from the ring are dropped."""
+        self._dirty.update(minutes)
 
     def window(self, minutes: int) -> dict[str, Any]:
         """Totals and per-minute series over the last `minutes` (capped at the ring's size)."""
         minutes = max(1, min(minutes, self._minutes))
-        now = self._now_minute()
+        now = self.now_minute()
         first = now - minutes + 1
         by_minute = {b.minute: b for b in self._ring if b.minute >= first}
         cached = self._closed.get(minutes)
@@ -193,20 +230,7 @@ class TrafficStats:
             total.merge(current)
         series = [{"t": minute * 60, **self._summary(by_minute.get(minute), minute, now)}
                   for minute in range(first, now + 1)]
-        return {
-            "window_minutes": minutes, "since": first * 60, "until": (now + 1) * 60,
-            "totals": total.summary(),
-            "models": dict(total.models.most_common()),
-            "selection_sources": dict(total.sources.most_common()),
-            "cache_tiers": dict(total.cache_tiers.most_common()),
-            "providers": {
-                name: {"requests": c.requests, "errors": c.errors, "rate_limited": c.rate_limited,
-                       "error_rate": round(c.errors / c.requests, 4) if c.requests else 0.0,
-                       "rate_limited_rate": round(c.rate_limited / c.requests, 4) if c.requests else 0.0,
-                       "mean_latency_ms": round(c.total_ms / c.requests, 2) if c.requests else None}
-                for name, c in sorted(total.providers.items())},
-            "series": series,
-        }
+        return render(minutes, first, now, total, series)
 
     def _summary(self, bucket: Bucket | None, minute: int, now: int) -> dict[str, Any]:
         if bucket is None:
@@ -217,3 +241,32 @@ class TrafficStats:
         if found is None:
             found = self._summaries[minute] = bucket.summary()
         return found
+
+
+def window_of(by_minute: dict[int, Bucket], minutes: int, now: int) -> dict[str, Any]:
+    """The same shape as `TrafficStats.window`, over buckets from elsewhere (no caching)."""
+    first = now - minutes + 1
+    total = Bucket(first)
+    for minute in range(first, now + 1):
+        if minute in by_minute:
+            total.merge(by_minute[minute])
+    series = [{"t": minute * 60, **(by_minute[minute].summary() if minute in by_minute else EMPTY_SUMMARY)}
+              for minute in range(first, now + 1)]
+    return render(minutes, first, now, total, series)
+
+
+def render(minutes: int, first: int, now: int, total: Bucket, series: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "window_minutes": minutes, "since": first * 60, "until": (now + 1) * 60,
+        "totals": total.summary(),
+        "models": dict(total.models.most_common()),
+        "selection_sources": dict(total.sources.most_common()),
+        "cache_tiers": dict(total.cache_tiers.most_common()),
+        "providers": {
+            name: {"requests": c.requests, "errors": c.errors, "rate_limited": c.rate_limited,
+                   "error_rate": round(c.errors / c.requests, 4) if c.requests else 0.0,
+                   "rate_limited_rate": round(c.rate_limited / c.requests, 4) if c.requests else 0.0,
+                   "mean_latency_ms": round(c.total_ms / c.requests, 2) if c.requests else None}
+            for name, c in sorted(total.providers.items())},
+        "series": series,
+    }

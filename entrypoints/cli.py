@@ -124,7 +124,10 @@ def serve(args: argparse.Namespace) -> None:
         os.environ[CONFIG_ENV] = os.path.abspath(args.config)
         if args.env_files:
             os.environ[ENV_FILES_ENV] = os.pathsep.join(os.path.abspath(f) for f in args.env_files)
-        uvicorn.run("entrypoints.http.asgi:app_from_environment", factory=True, workers=workers, **common)
+        from entrypoints.workers import run_workers
+
+        options = {k: v for k, v in common.items() if k not in ("host", "port")}
+        run_workers("entrypoints.http.asgi:app_from_environment", workers, host, port, **options)
     else:
         from container import build_container
         from entrypoints.http.app import create_app

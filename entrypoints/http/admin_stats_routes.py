@@ -3,7 +3,8 @@
 Guarded like every `/admin` route (`auth.admin_token`, see `entrypoints.http.access`).
 
 - `GET /admin/stats/traffic?minutes=60`: totals and a per-minute series over the last
-  `minutes` (1 up to `dashboard.history_minutes`) of this instance's traffic.
+  `minutes` (1 up to `dashboard.history_minutes`): with Redis, every instance's traffic added up
+  (`scope: shared`), else this instance's (`scope: instance`).
 - `GET /admin/stats/providers`: each provider's state, breakers, last hour's traffic, catalog.
 - `GET /admin/stats/caches`: response and routing cache entries and the last hour's hit rates.
 - `POST /admin/caches/{response|routing}/clear`: empty a cache; `{"cache", "removed"}`.
@@ -37,7 +38,7 @@ def window_minutes(request: Request, limit: int) -> int:
 
 
 async def traffic(request: Request, reads: DashboardReads) -> Response:
-    return json_response(reads.traffic(window_minutes(request, reads.traffic_stats.capacity_minutes)))
+    return json_response(await reads.traffic(window_minutes(request, reads.traffic_stats.capacity_minutes)))
 
 
 async def providers(reads: DashboardReads) -> Response:

@@ -130,6 +130,7 @@ def test_a_failing_upstream_opens_its_breaker(open_page, dashboard_url: str) -> 
     key = create_key(page, dashboard_url, "breaker-key", "acme")
     page.goto(f"{dashboard_url}/ui/providers")
     assert page.text_content("#breaker-flaky") == "closed"
+    assert page.locator("#transitions").count() == 0  # nothing has tripped yet
     assert "disabled in config" in page.text_content("#providers")
     client = sdk(dashboard_url, key)
     for _ in range(2):  # failure_threshold: 2
@@ -138,6 +139,9 @@ def test_a_failing_upstream_opens_its_breaker(open_page, dashboard_url: str) -> 
     page.reload()
     assert page.text_content("#breaker-flaky") == "open"
     assert page.text_content("#breaker-cheap") == "closed"
+    rows = [[cell.strip() for cell in row.split("\t")]
+            for row in page.locator("#transitions tbody tr").all_inner_texts()]
+    assert [row[1:] for row in rows] == [["flaky", "closed → open", "2"]]  # the recent transitions
     screenshot(page, "providers-desktop")
     phone = open_page(PHONE)
     login(phone, dashboard_url)

@@ -98,7 +98,7 @@ class Dashboard:
         if session is None:
             return redirect("/ui/login")
         minutes = DAY if request.query.get("window") == ["24h"] else HOUR
-        return page("Overview", overview_body(reads.traffic(minutes), minutes), active="/ui", csrf=session.csrf)
+        return page("Overview", overview_body(await reads.traffic(minutes), minutes), active="/ui", csrf=session.csrf)
 
     async def providers(self, request: Request, reads: DashboardReads) -> Response:
         session = self.sessions.read(request)
@@ -155,7 +155,7 @@ class Dashboard:
         if self.sessions.read(request) is None:
             return json_error(401, "not logged in")
         minutes = DAY if request.query.get("window") == ["24h"] else HOUR
-        return secured(json_response(reads.traffic(minutes)))
+        return secured(json_response(await reads.traffic(minutes)))
 
     async def select_model(self, request: Request, reads: DashboardReads, settings: Settings,
                            selection: ModelSelectionService) -> Response:

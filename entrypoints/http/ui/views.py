@@ -75,6 +75,9 @@ def providers_body(data: dict[str, Any]) -> str:
             esc(f"{traffic.get('rate_limited_rate', 0):.1%}"), esc(ms(traffic.get("mean_latency_ms")))])
     breakers = [(b["key"], b["state"], b["failures"], _clock(b["changed_at"]))
                 for p in data["providers"] for b in p["breakers"]]
+    transitions = sorted(((t["at"], t["key"], t["from"], t["to"], t["failures"])
+                          for p in data["providers"] for t in p.get("transitions", [])), reverse=True)
+    history = [(_clock(at), key, f"{before} → {after}", failures) for at, key, before, after, failures in transitions]
     catalog = [(f"{p['name']}:{m['model']}", m["input_per_mtok"], m["output_per_mtok"],
                 "—" if m["quality"] is None else m["quality"], f"{m['context_window']:,}",
                 _capabilities(m))
@@ -85,6 +88,9 @@ def providers_body(data: dict[str, Any]) -> str:
             + f'<h2>Breakers</h2><p class="hint">breaker store: {esc(store.get("store", "—"))}{_degraded(store)}</p>'
             + (table(["breaker", "state", "failures", "changed at (UTC)"], breakers, "breakers")
                if breakers else '<p class="hint">Every breaker is closed (none has tripped yet).</p>')
+            + "<h2>Recent breaker transitions</h2>"
+            + (table(["at (UTC)", "breaker", "transition", "failures"], history, "transitions")
+               if history else '<p class="hint">No breaker has changed state since this instance started.</p>')
             + "<h2>Routing catalog</h2>"
             + table(["model", "$ in / Mtok", "$ out / Mtok", "quality prior", "context", "capabilities"], catalog,
                     "catalog"))
