@@ -34,6 +34,7 @@ from adapters.sql.keys import SqlApiKeyStore
 from adapters.sql.lifecycle import metering_lifecycle, usage_writer
 from adapters.sql.usage import SqlUsageStore
 from adapters.system_clock import SystemClock
+from adapters.telemetry.logs import AccessLog
 from adapters.wire.cache_residue import residue as wire_residue
 from application.access import AccessGate, RateLimitedProviderFactory
 from application.billing import BillingService
@@ -60,6 +61,7 @@ from domain.telemetry import Observers
 if TYPE_CHECKING:
     from adapters.providers.embeddings import OpenAIEmbedder
     from adapters.stripe.payments import StripePaymentEvents
+    from adapters.telemetry.prometheus import PrometheusMetrics
 
 
 def _store_kind(settings: Settings) -> str:
@@ -137,6 +139,27 @@ def _payments(settings: Settings) -> StripePaymentEvents | None:
     from adapters.stripe.payments import StripePaymentEvents  # the stripe SDK only when configured
 
     return StripePaymentEvents(stripe.secret_key, stripe.webhook_secret, stripe.api_base)
+
+
+def _metrics(settings: Settings) -> PrometheusMetrics | None:
+    if not settings.telemetry.metrics.enabled:
+        return None
+    from adapters.telemetry.prometheus import PrometheusMetrics
+
+    return PrometheusMetrics()
+
+
+def _observers(settings: Settings, traffic_stats: Callable[[], TrafficStats],
+               metrics: Callable[[], PrometheusMetrics | None]) -> Observers:
+    """The one place the request observers are chosen, from the settings."""
+    observers = Observers()
+    if settings.server.access_log:
+        observers.add(AccessLog(settings.server.log_format))
+    if (prometheus := metrics()) is not None:
+        observers.add(prometheus)
+    if settings.auth.admin_token:  # the dashboard's traffic ring
+        observers.add(traffic_stats())
+    return observers
 
 
 class MeteringContainer(containers.DeclarativeContainer):
@@ -252,13 +275,21 @@ class Container(containers.DeclarativeContainer):
         memory=providers.Singleton(InMemoryResponseStore, clock=clock),
     )
 
+    # The dashboard: a per-instance traffic ring (a RequestObserver) and the read model over it.
+    traffic_stats = providers.Singleton(TrafficStats, clock=clock,
+                                        minutes=settings.provided.dashboard.history_minutes)
+    # Every finished request's RequestRecord goes here (access log, metrics, traces, dashboard);
+    # the library adds its own with `container.observers().add(...)`.
+    metrics = providers.Singleton(_metrics, settings)
+    observers = providers.Singleton(_observers, settings, traffic_stats.provider, metrics.provider)
+
     # --- domain policies and application services -----------------------------------------
     base_request_config = providers.Singleton(base_config, settings)
     breaker_policy = providers.Singleton(_breaker_policy, settings.provided.fallback.breaker)
     # Backoff waits between retries; tests override it to record waits instead of sleeping.
     sleep: providers.Provider[Callable[[float], Awaitable[None]]] = providers.Object(asyncio.sleep)
     executor = providers.Singleton(Executor, breakers=breaker_store, breaker_policy=breaker_policy, clock=clock,
-                                   sleep=sleep)
+                                   sleep=sleep, observers=observers)
     estimator = providers.Singleton(load_estimator)
     router = providers.Singleton(Router, estimator=estimator)
     route_cache = providers.Selector(
@@ -283,8 +314,6 @@ class Container(containers.DeclarativeContainer):
     model_selection = providers.Factory(ModelSelectionService, routing=routing,
                                         options=settings.provided.model_router)
     # Factory: cheap, and container overrides apply on every request.
-    # Every finished chat request's RequestRecord goes here; adapters `container.observers().add(...)`.
-    observers = providers.Singleton(Observers)
     chat_service = providers.Factory(ObservedChat, settings=settings, registry=registry, executor=executor,
                                      selector=selector, base=base_request_config, cache=cache.response_caching,
                                      observers=observers, pricing=metering.pricing)
@@ -297,9 +326,6 @@ class Container(containers.DeclarativeContainer):
                                     metering.rate_limiter),
         clock=clock,
     )
-    # The dashboard: a per-instance traffic ring (a RequestObserver) and the read model over it.
-    traffic_stats = providers.Singleton(TrafficStats, clock=clock,
-                                        minutes=settings.provided.dashboard.history_minutes)
     dashboard_reads = providers.Factory(DashboardReads, settings=settings, traffic_stats=traffic_stats,
                                         breakers=breaker_store, breaker_policy=breaker_policy,
                                         catalog=metering.pricing, clock=clock, response_cache=cache.store,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any, cast
 
@@ -20,6 +20,7 @@ from domain.errors import UpstreamError
 from domain.fallback import FallbackPolicy, candidates
 from domain.keys import Principal
 from domain.ports import ChatProvider
+from domain.telemetry import RequestRecord
 
 
 @dataclass(slots=True)
@@ -34,6 +35,8 @@ class ChatCall:
     principal: Principal | None = None  # who asks: scopes response-cache sharing
     meter: RequestMeter | None = None  # the request's usage ledger, when usage is recorded
     tried: list[str] = field(default_factory=list)  # "provider:model" called, in order (also on failure)
+    # Where the use case hands this request's RequestRecord (the HTTP edge's Exchange); None: the observers.
+    report: Callable[[RequestRecord], None] | None = None
 
 
 @dataclass(slots=True)

@@ -168,6 +168,8 @@ class TrafficStats:
         return int(self._clock.now() // 60)
 
     def observe(self, record: RequestRecord) -> None:
+        if not record.chat:  # the dashboard counts chat requests only, not refusals or /v1/models
+            return
         minute = self._now_minute()
         if not self._ring or self._ring[-1].minute != minute:
             self._ring.append(Bucket(minute))  # maxlen drops the oldest minute

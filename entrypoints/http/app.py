@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
 
 from blacksheep import Application, Request, Response
 from blacksheep.server.routing import Router
@@ -81,14 +82,17 @@ def create_app(container: Container, middlewares: Sequence[Middleware] = ()) -> 
         admin_stats_routes.register(router)
     if settings.dashboard_enabled:
         ui_routes.register(router, settings)
-    # The dashboard's traffic ring hears every finished request through the chat path's observers.
-    if settings.auth.admin_token:
-        container.observers().add(container.traffic_stats())
+    metrics = container.metrics()
+    telemetry = settings.telemetry.metrics
+    if metrics is not None and not telemetry.port:
+        from entrypoints.http import metrics_routes
+
+        metrics_routes.register(router, metrics, telemetry.bearer_token)
     webhook_routes.register(router)
     system_routes.register_welcome(router)
     router.fallback = not_served
     app = Application(router=router, services=services)
-    app.middlewares.append(gateway_middleware(settings.server.max_body_bytes))
+    app.middlewares.append(gateway_middleware(settings.server.max_body_bytes, container.observers()))
     access = access_middleware_for(container, settings)  # None when keys, usage and admin API are all off
     if access is not None:
         app.middlewares.append(access)
@@ -100,12 +104,22 @@ def create_app(container: Container, middlewares: Sequence[Middleware] = ()) -> 
                      allow_headers=cors.allow_headers, allow_credentials=cors.allow_credentials,
                      max_age=cors.max_age_s, expose_headers=["x-request-id", "x-adaptive-provider",
                                                              "x-adaptive-model", "x-adaptive-selection",
-                                                             "x-adaptive-cache"])
+                                                             "x-adaptive-cache", "x-adaptive-cost-usd",
+                                                             "x-adaptive-overhead-ms", "server-timing"])
+
+    servers: list[Any] = []
 
     async def on_start(_: Application) -> None:
         await container.init_resources()  # type: ignore[misc]
+        if metrics is not None and telemetry.port:
+            from entrypoints.http import metrics_routes
+
+            servers.append(await metrics_routes.serve_separately(metrics, settings.server.host, telemetry.port,
+                                                                 telemetry.bearer_token))
 
     async def on_stop(_: Application) -> None:
+        for server in servers:
+            server.close()
         await container.shutdown_resources()  # type: ignore[misc]
 
     app.on_start += on_start

@@ -20,6 +20,7 @@ from entrypoints.http.io import (
     served_headers,
     sse_response,
     stream_response,
+    timing_headers,
 )
 
 
@@ -35,7 +36,7 @@ async def handle_chat(request: Request, chat: ChatService, codec: Codec, body: d
         if call.meter is not None:
             meter_outcome(call.meter, result)
         return json_response(codec.encode_response(result.response, result.target.provider),
-                             headers=served_headers(result))
+                             headers=[*served_headers(result), *timing_headers(request, result)])
     outcome = await chat.stream(call)
     if call.meter is not None:
         meter_outcome(call.meter, outcome)  # the meter follows the stream and closes when it ends
@@ -45,6 +46,7 @@ async def handle_chat(request: Request, chat: ChatService, codec: Codec, body: d
         kind, message, param, code = describe(exc)
         return encoder.error(error_body(codec.family, kind, message, param, code))
 
+    timing = timing_headers(request, outcome)
     if sse:
-        return sse_response(outcome, encoder.encode, stream_error)
-    return stream_response(outcome, encoder.encode, stream_error, b"application/json")
+        return sse_response(outcome, encoder.encode, stream_error, timing)
+    return stream_response(outcome, encoder.encode, stream_error, b"application/json", timing)

@@ -1,31 +1,76 @@
-"""The one middleware on the request path: request id, body limit, errors in the caller's shape."""
+"""The one middleware on the request path: request id, body limit, errors in the caller's shape,
+and the request's `Exchange` (one RequestRecord per request, see application/observation.py)."""
 
 from __future__ import annotations
 
+import asyncio
+import time
 import uuid
 from collections.abc import Awaitable, Callable
 
-from blacksheep import Request, Response
+from blacksheep import Request, Response, StreamedContent
 
+from application.observation import Exchange
 from domain.errors import PayloadTooLarge
-from entrypoints.http.errors import error_response, family_for_path
+from domain.telemetry import Observers, RequestRecord
+from entrypoints.http.errors import describe, error_response, family_for_path
 
 Handler = Callable[[Request], Awaitable[Response]]
+API_PREFIXES = ("/v1/", "/v1beta/", "/v1alpha/")
 
 
-def gateway_middleware(max_body_bytes: int) -> Callable[[Request, Handler], Awaitable[Response]]:
+def edge_family(path: str) -> str:
+    """The API family a path belongs to for the records; "" for the gateway's own routes."""
+    if not path.startswith(API_PREFIXES):
+        return ""
+    if path.startswith("/v1/responses"):
+        return "responses"
+    if path.startswith("/v1/embeddings"):
+        return "embeddings"
+    return family_for_path(path)
+
+
+def deferred(observers: Observers) -> Callable[[RequestRecord], None]:
+    """Records reach the observers on the event loop's next turn: after the response is written."""
+
+    def dispatch(record: RequestRecord) -> None:
+        try:
+            asyncio.get_running_loop().call_soon(observers.observe, record)
+        except RuntimeError:  # no running loop (a stream closed by the garbage collector)
+            observers.observe(record)
+
+    return dispatch
+
+
+Middleware = Callable[[Request, Handler], Awaitable[Response]]
+
+
+def gateway_middleware(max_body_bytes: int, observers: Observers | None = None,
+                       clock: Callable[[], float] = time.perf_counter) -> Middleware:
+    dispatch = deferred(observers if observers is not None else Observers())
+
     async def middleware(request: Request, handler: Handler) -> Response:
         raw_id = request.get_first_header(b"x-request-id")
         request_id = raw_id.decode("latin-1")[:128] if raw_id else uuid.uuid4().hex
         request.request_id = request_id  # type: ignore[attr-defined]
+        path = request.path
+        exchange = Exchange(dispatch, clock, request_id, request.method, path, edge_family(path))
+        request.exchange = exchange  # type: ignore[attr-defined]  # read by io.cache_inputs and the headers
+        kind: str | None = None
         try:
             length = request.get_first_header(b"content-length")
             if length is not None and length.isdigit() and int(length) > max_body_bytes:
                 raise PayloadTooLarge(f"request body exceeds {max_body_bytes} bytes")
             response = await handler(request)
+        except asyncio.CancelledError:  # the client went away before the answer
+            exchange.close(499, None, getattr(request, "principal", None))
+            raise
         except Exception as exc:  # the boundary: anything unexpected is a 500 in the caller's shape, logged
-            response = error_response(family_for_path(request.path), exc, request_id)
+            response = error_response(family_for_path(path), exc, request_id)
+            kind = describe(exc)[0]
         response.headers.add(b"x-request-id", request_id.encode())
+        exchange.close(response.status, kind, getattr(request, "principal", None),
+                       streaming=isinstance(response.content, StreamedContent))
         return response
 
     return middleware

@@ -22,7 +22,15 @@ from application.chat import ChatCall, ChatService, StreamOutcome
 from domain.chat import StreamEnd, StreamEvent
 from domain.ports import ResponseStore
 from entrypoints.http.errors import describe, request_id_of
-from entrypoints.http.io import cache_inputs, json_response, meter_outcome, read_json, served_headers, sse_response
+from entrypoints.http.io import (
+    cache_inputs,
+    json_response,
+    meter_outcome,
+    read_json,
+    served_headers,
+    sse_response,
+    timing_headers,
+)
 
 
 def register(router: Router) -> None:
@@ -55,7 +63,8 @@ async def create_response(request: Request, chat: ChatService, store: ResponseSt
             kind, message, _, _ = describe(exc)
             return b"".join(sse(event) for event in encoder.fail(kind, message))
 
-        return sse_response(kept, lambda event: b"".join(sse(e) for e in encoder.feed(event)), on_error, notes)
+        return sse_response(kept, lambda event: b"".join(sse(e) for e in encoder.feed(event)), on_error,
+                            [*notes, *timing_headers(request, outcome)])
     result = await chat.complete(call)
     if call.meter is not None:
         meter_outcome(call.meter, result)
@@ -64,7 +73,7 @@ async def create_response(request: Request, chat: ChatService, store: ResponseSt
                           item_ids=item_ids)
     if context.store:
         await store.put(response_id, document_for(out, history, context.input_items))
-    return json_response(out, headers=[*served_headers(result), *notes])
+    return json_response(out, headers=[*served_headers(result), *timing_headers(request, result), *notes])
 
 
 async def _kept(outcome: StreamOutcome, encoder: StreamEncoder, store: ResponseStore,

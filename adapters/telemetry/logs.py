@@ -1,0 +1,104 @@
+"""Logging for the served gateway: one handler (text or JSON lines), quiet libraries, the access log.
+
+`configure_logging` owns the process's logging: one stderr handler on the root logger whose
+format is `server.log_format`; uvicorn's loggers propagate to it (serve passes
+`log_config=None`), httpx2's per-call `HTTP Request: ...` INFO line is silenced. The access log
+is a `RequestObserver`: one line per request on logger `adaptive_proxy.access` at INFO, enabled
+by `server.access_log` whatever `server.log_level` says. Every line passes the redaction filter
+(adapters/redaction.py), which runs in the log-record factory.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from typing import Any
+
+import orjson
+
+from application.settings import ServerSettings
+from domain.telemetry import RequestRecord
+
+ACCESS_LOGGER = "adaptive_proxy.access"
+TEXT_FORMAT = "%(levelname)s %(name)s: %(message)s"
+QUIET_LOGGERS = ("httpx2", "httpx", "httpcore", "hpack")  # per-call INFO/DEBUG lines nobody acts on
+
+
+def _iso(created: float) -> str:
+    seconds = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(created))
+    return f"{seconds}.{int(created % 1 * 1000):03d}Z"
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: ts, level, logger, message (+ exc). An access line is already one."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        if getattr(record, "json_line", False):
+            return record.getMessage()
+        line: dict[str, Any] = {"ts": _iso(record.created), "level": record.levelname, "logger": record.name,
+                                "message": record.getMessage()}
+        if record.exc_info and not record.exc_text:
+            record.exc_text = self.formatException(record.exc_info)
+        if record.exc_text:
+            line["exc"] = record.exc_text
+        return orjson.dumps(line).decode()
+
+
+def configure_logging(server: ServerSettings) -> None:
+    """Install the one handler, the level, the quiet libraries and the access logger's level."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JsonFormatter() if server.log_format == "json" else logging.Formatter(TEXT_FORMAT))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(server.log_level.upper())
+    for name in QUIET_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+        uvicorn_logger = logging.getLogger(name)
+        uvicorn_logger.handlers[:] = []
+        uvicorn_logger.propagate = True
+    logging.getLogger(ACCESS_LOGGER).setLevel(logging.INFO if server.access_log else logging.WARNING)
+
+
+def access_fields(record: RequestRecord) -> dict[str, Any]:
+    """The access line's fields, in order; empty ones left out."""
+    fields: dict[str, Any] = {
+        "request_id": record.request_id, "method": record.method, "route": record.route, "family": record.family,
+        "status": record.status, "outcome": record.outcome, "error": record.error_kind,
+        "key_id": record.key_id, "org": record.organization_id, "selection": record.selection_source,
+        "provider": record.provider, "model": record.model, "requested_model": record.requested_model,
+        "attempts": ",".join(record.attempts) or None, "fallbacks": record.fallbacks or None,
+        "stream": record.streamed or None,
+        "total_ms": round(record.total_ms, 2), "upstream_ms": round(record.upstream_ms, 2) if record.chat else None,
+        "overhead_ms": round(record.overhead_ms, 2) if record.chat else None,
+        "ttft_ms": None if record.ttft_ms is None else round(record.ttft_ms, 2),
+        "tokens_in": record.input_tokens or None, "tokens_cached": record.cached_tokens or None,
+        "tokens_out": record.output_tokens or None, "tokens_reasoning": record.reasoning_tokens or None,
+        "cost_usd": None if record.cost_usd is None else float(record.cost_usd),
+        "cache": record.cache_tier,
+    }
+    return {k: v for k, v in fields.items() if v is not None and v != ""}
+
+
+def _text_value(value: Any) -> str:
+    text = str(value).lower() if isinstance(value, bool) else str(value)
+    return orjson.dumps(text).decode() if (" " in text or '"' in text or "=" in text) else text
+
+
+class AccessLog:
+    """The access log: a `RequestObserver` writing one line per finished request."""
+
+    def __init__(self, log_format: str = "text", logger: logging.Logger | None = None) -> None:
+        self._json = log_format == "json"
+        self._log = logger or logging.getLogger(ACCESS_LOGGER)
+
+    def observe(self, record: RequestRecord) -> None:
+        if not self._log.isEnabledFor(logging.INFO):
+            return
+        fields = access_fields(record)
+        if self._json:
+            line = orjson.dumps({"ts": _iso(time.time()), "level": "INFO", "logger": self._log.name, **fields})
+            self._log.info(line.decode(), extra={"json_line": True})
+        else:
+            self._log.info(" ".join(f"{k}={_text_value(v)}" for k, v in fields.items()))
