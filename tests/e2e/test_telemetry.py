@@ -81,7 +81,9 @@ def test_access_lines_metrics_and_headers_after_sdk_requests(fake_upstream: str,
             oai.chat.completions.create(model="fake_openai:gpt-4o-mini", messages="not a list")  # type: ignore[arg-type]
         oai.models.list()
         after = scrape(url)
-        lines = [orjson.loads(line) for line in log_path.read_text().splitlines() if line.startswith("{")]
+        text = log_path.read_text()
+        lines = [orjson.loads(line) for line in text.splitlines() if line.startswith("{")]
+    assert METRICS_TOKEN not in text and "test-key" not in text
     requests = total(after, "adaptive_proxy_requests_total") - total(before, "adaptive_proxy_requests_total")
     assert requests >= 5  # chat, stream, messages, the refused body, /v1/models (+ the first scrape)
     assert total(after, "adaptive_proxy_requests_total", provider="fake_openai", status_class="2xx") - total(
