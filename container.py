@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
@@ -34,6 +35,7 @@ from adapters.sql.keys import SqlApiKeyStore
 from adapters.sql.lifecycle import metering_lifecycle, usage_writer
 from adapters.sql.usage import SqlUsageStore
 from adapters.system_clock import SystemClock
+from adapters.telemetry import tracing_endpoint
 from adapters.telemetry.logs import AccessLog
 from adapters.wire.cache_residue import residue as wire_residue
 from application.access import AccessGate, RateLimitedProviderFactory
@@ -58,9 +60,12 @@ from domain.ports import BreakerStore, ResponseStore
 from domain.routing import Router
 from domain.telemetry import Observers
 
+log = logging.getLogger(__name__)
+
 if TYPE_CHECKING:
     from adapters.providers.embeddings import OpenAIEmbedder
     from adapters.stripe.payments import StripePaymentEvents
+    from adapters.telemetry.otel import Tracing
     from adapters.telemetry.prometheus import PrometheusMetrics
 
 
@@ -149,10 +154,29 @@ def _metrics(settings: Settings) -> PrometheusMetrics | None:
     return PrometheusMetrics()
 
 
+def _tracing(settings: Settings) -> Tracing | None:
+    endpoint = tracing_endpoint(settings)
+    if not endpoint:
+        return None
+    try:
+        from adapters.telemetry.otel import tracing_for  # opentelemetry only when traces are on
+    except ImportError:
+        log.warning("traces: %s is set but OpenTelemetry is not installed (pip install 'adaptive-proxy[otel]')",
+                    endpoint)
+        return None
+    return tracing_for(settings)
+
+
+def _trace_headers(tracing: Tracing | None) -> Callable[[Any], None] | None:
+    return tracing.inject_headers if tracing is not None else None
+
+
 def _observers(settings: Settings, traffic_stats: Callable[[], TrafficStats],
-               metrics: Callable[[], PrometheusMetrics | None]) -> Observers:
+               metrics: Callable[[], PrometheusMetrics | None], tracing: Callable[[], Tracing | None]) -> Observers:
     """The one place the request observers are chosen, from the settings."""
     observers = Observers()
+    if (tracer := tracing()) is not None:
+        observers.add(tracer)
     if settings.server.access_log:
         observers.add(AccessLog(settings.server.log_format))
     if (prometheus := metrics()) is not None:
@@ -248,7 +272,10 @@ class Container(containers.DeclarativeContainer):
     store_kind = providers.Callable(_store_kind, settings)
 
     # --- infrastructure clients -----------------------------------------------------------
-    http_client = providers.Singleton(shared_http_client)
+    # OpenTelemetry traces (the `otel` extra), None unless an OTLP endpoint is configured.
+    tracing = providers.Singleton(_tracing, settings)
+    http_client = providers.Singleton(shared_http_client,
+                                      outgoing_headers=providers.Callable(_trace_headers, tracing))
     redis = providers.Singleton(redis_client, settings.provided.redis.url)
     clock = providers.Singleton(SystemClock)
 
@@ -281,7 +308,8 @@ class Container(containers.DeclarativeContainer):
     # Every finished request's RequestRecord goes here (access log, metrics, traces, dashboard);
     # the library adds its own with `container.observers().add(...)`.
     metrics = providers.Singleton(_metrics, settings)
-    observers = providers.Singleton(_observers, settings, traffic_stats.provider, metrics.provider)
+    observers = providers.Singleton(_observers, settings, traffic_stats.provider, metrics.provider,
+                                    tracing.provider)
 
     # --- domain policies and application services -----------------------------------------
     base_request_config = providers.Singleton(base_config, settings)
@@ -317,9 +345,10 @@ class Container(containers.DeclarativeContainer):
     chat_service = providers.Factory(ObservedChat, settings=settings, registry=registry, executor=executor,
                                      selector=selector, base=base_request_config, cache=cache.response_caching,
                                      observers=observers, pricing=metering.pricing)
+    health_probes = providers.Callable(_probes, settings, redis, metering.engine.provider)
     health_service = providers.Singleton(
         HealthService, settings=settings,
-        probes=providers.Callable(_probes, settings, redis, metering.engine.provider),
+        probes=health_probes,
         embedded=providers.Callable(_embedded_components, settings),
         sections=providers.Callable(_sections, settings, providers.Callable(breaker_section, breaker_store),
                                     routing.provided.health, metering.key_cache,

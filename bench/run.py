@@ -8,6 +8,7 @@ measures with bench/loadgen.py:
   - streaming time to first byte added by the gateway, same-format and cross-format;
   - the gateway's peak RSS.
 Usage: .venv/bin/python bench/run.py [--rate 300] [--duration 10] [--connections 32]
+       .venv/bin/python bench/run.py --telemetry   # telemetry on (JSON access log + /metrics) vs off
 """
 
 from __future__ import annotations
@@ -114,13 +115,97 @@ async def measure(args: argparse.Namespace, up: int, gw: int, gw_pid: int) -> No
     print(f"\nGateway peak RSS: {peak_rss_mb(gw_pid):.0f} MiB")
 
 
+async def compare_telemetry(args: argparse.Namespace, up: int, gateways: dict[str, int]) -> None:
+    """Same load on a gateway with telemetry off and one with it on, interleaved in rounds."""
+    chat = {"messages": [{"role": "user", "content": "Say hello to the benchmark in a few words."}],
+            "max_tokens": 32, "model": "fake:fake-small"}
+    raws = {name: build_request("127.0.0.1", port, "/v1/chat/completions", orjson.dumps(chat))
+            for name, port in gateways.items()}
+    for name, port in gateways.items():
+        await closed_loop("127.0.0.1", port, raws[name], connections=8, duration_s=2)
+    rounds = 3
+    saturation: dict[str, list[Result]] = {name: [] for name in gateways}
+    fixed: dict[str, list[Result]] = {name: [] for name in gateways}
+    for _ in range(rounds):
+        for name, port in gateways.items():
+            saturation[name].append(await closed_loop("127.0.0.1", port, raws[name], connections=args.connections,
+                                                      duration_s=args.duration / rounds))
+            fixed[name].append(await open_loop("127.0.0.1", port, raws[name], rate=args.rate,
+                                               duration_s=args.duration / rounds))
+    print(f"\n### Telemetry off vs on ({rounds} interleaved rounds; saturation: {args.connections} connections; "
+          f"fixed rate {args.rate} req/s)\n")
+    print("| gateway | saturation req/s | fixed-rate p50 ms | p90 ms | p99 ms | errors |\n|---|---|---|---|---|---|")
+    summary: dict[str, tuple[float, float]] = {}
+    for name in gateways:
+        throughput = sum(r.throughput for r in saturation[name]) / rounds
+        merged = Result()
+        for r in fixed[name]:
+            merged.latencies_ms.extend(r.latencies_ms)
+            merged.errors += r.errors
+        summary[name] = (throughput, merged.percentile(50))
+        errors = merged.errors + sum(r.errors for r in saturation[name])
+        print(f"| {name} | {throughput:,.0f} | {merged.percentile(50):.2f} | {merged.percentile(90):.2f} | "
+              f"{merged.percentile(99):.2f} | {errors} |")
+    (off_t, off_p50), (on_t, on_p50) = summary["telemetry off"], summary["telemetry on"]
+    print(f"\nThroughput change: {(on_t - off_t) / off_t * 100:+.1f} % (bar: no worse than -5 %); "
+          f"p50 change: {on_p50 - off_p50:+.3f} ms (bar: at most +0.1 ms)")
+
+
+def telemetry_main(args: argparse.Namespace) -> None:
+    up = free_port()
+    ports = {"telemetry off": free_port(), "telemetry on": free_port()}
+    provider = {"kind": "openai", "base_url": f"http://127.0.0.1:{up}/v1", "api_key": "k",
+                "models": {"fake-small": {"input_per_mtok": 1.0, "output_per_mtok": 2.0}}}
+    servers = {
+        "telemetry off": {"log_level": "warning", "access_log": False},
+        "telemetry on": {"log_level": "warning", "access_log": True, "log_format": "json"},
+    }
+    with tempfile.TemporaryDirectory() as tmp:
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        procs = [subprocess.Popen([str(BIN / "adaptive-proxy"), "fake-upstream", "--port", str(up)], env=env,
+                                  cwd=ROOT)]
+        logs = []
+        for name, port in ports.items():
+            config = {"server": servers[name], "providers": {"fake": provider},
+                      "telemetry": {"metrics": {"enabled": name == "telemetry on"}}}
+            path = Path(tmp) / f"{port}.yaml"
+            path.write_text(orjson.dumps(config).decode())
+            log = (Path(tmp) / f"{port}.log").open("wb")  # access lines go to a file, as a shipper would read
+            logs.append(log)
+            procs.append(subprocess.Popen([str(BIN / "adaptive-proxy"), "serve", "--config", str(path),
+                                           "--port", str(port)], env=env, cwd=tmp, stderr=log))
+        try:
+            for port in (up, *ports.values()):
+                wait_ready(port)
+            try:
+                import uvloop
+
+                uvloop.install()
+            except ImportError:
+                pass
+            asyncio.run(compare_telemetry(args, up, ports))
+            lines = (Path(tmp) / f"{ports['telemetry on']}.log").read_text().count("adaptive_proxy.access")
+            print(f"\nAccess lines written by the telemetry-on gateway: {lines:,}")
+        finally:
+            for proc in reversed(procs):
+                proc.terminate()
+                proc.wait(timeout=30)
+            for log in logs:
+                log.close()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
+    parser.add_argument("--telemetry", action="store_true",
+                        help="compare a gateway with telemetry off and one with JSON access log + metrics on")
     parser.add_argument("--rate", type=float, default=300)
     parser.add_argument("--stream-rate", type=float, default=100)
     parser.add_argument("--duration", type=float, default=10)
     parser.add_argument("--connections", type=int, default=32)
     args = parser.parse_args()
+    if args.telemetry:
+        telemetry_main(args)
+        return
     up, gw = free_port(), free_port()
     config = {
         "server": {"log_level": "warning"},

@@ -45,10 +45,6 @@ def multiprocess_mode() -> bool:
     return bool(os.environ.get(MULTIPROC_ENV))
 
 
-def _status_class(status: int) -> str:
-    return f"{status // 100}xx"
-
-
 class PrometheusMetrics:
     """The gateway's metrics; `observe` is the request observer, `exposition` the scrape."""
 
@@ -106,6 +102,7 @@ class PrometheusMetrics:
         self._refresh_every_s = refresh_every_s
         self._refreshed = float("-inf")
         self._state: list[State] = []
+        self._children: dict[tuple[str, str, str, str, int], tuple[Any, ...]] = {}
 
     # --- the request observer ---------------------------------------------------------------
 
@@ -114,26 +111,30 @@ class PrometheusMetrics:
 
     def observe(self, record: RequestRecord) -> None:
         self.in_flight.dec()
-        provider, model = record.provider or "", record.model or ""
-        self.requests.labels(record.family or "none", provider, model, record.selection_source or "",
-                             _status_class(record.status)).inc()
-        self.duration.labels(record.family or "none", provider, model).observe(record.total_ms / 1000)
+        key = (record.family or "none", record.provider or "", record.model or "", record.selection_source or "",
+               record.status // 100)
+        children = self._children.get(key)
+        if children is None:
+            children = self._children[key] = self._children_for(*key)
+        requests, duration, overhead, upstream, ttft, tokens, cost = children
+        requests.inc()
+        duration.observe(record.total_ms / 1000)
         if record.error_kind in REJECTIONS:
             self.rejections.labels(REJECTIONS[record.error_kind]).inc()
         if not record.chat:
             return
-        self.overhead.labels(record.family).observe(record.overhead_ms / 1000)
+        overhead.observe(record.overhead_ms / 1000)
         if record.provider is None:
             return
-        self.upstream.labels(provider, model).observe(record.upstream_ms / 1000)
+        upstream.observe(record.upstream_ms / 1000)
         if record.ttft_ms is not None:
-            self.ttft.labels(provider, model).observe(record.ttft_ms / 1000)
-        for kind, count in (("input", record.input_tokens), ("cached", record.cached_tokens),
-                            ("output", record.output_tokens), ("reasoning", record.reasoning_tokens)):
+            ttft.observe(record.ttft_ms / 1000)
+        for counter, count in zip(tokens, (record.input_tokens, record.cached_tokens, record.output_tokens,
+                                           record.reasoning_tokens), strict=True):
             if count:
-                self.tokens.labels(provider, model, kind).inc(count)
+                counter.inc(count)
         if record.cost_usd:
-            self.cost.labels(provider, model).inc(float(record.cost_usd))
+            cost.inc(float(record.cost_usd))
         if record.cache_tier:
             self.response_cache.labels(record.cache_tier).inc()
         source = record.selection_source
@@ -142,11 +143,20 @@ class PrometheusMetrics:
         elif source == "router":
             self.routing_cache.labels("miss").inc()
         if source in ("router", "cache_exact", "cache_semantic", "external"):
-            self.router_decisions.labels(provider, model).inc()
+            self.router_decisions.labels(record.provider, record.model or "").inc()
             if record.best_cost_usd is not None and record.cost_usd is not None:
                 self.router_saved.inc(max(0.0, float(record.best_cost_usd - record.cost_usd)))
         if self._clock() - self._refreshed >= self._refresh_every_s:
             self.refresh()
+
+    def _children_for(self, family: str, provider: str, model: str, selection: str, status: int) -> tuple[Any, ...]:
+        """The labelled series one kind of request updates, looked up once (labels() is the slow part)."""
+        tokens = tuple(self.tokens.labels(provider, model, kind) for kind in ("input", "cached", "output",
+                                                                                "reasoning"))
+        return (self.requests.labels(family, provider, model, selection, f"{status}xx"),
+                self.duration.labels(family, provider, model), self.overhead.labels(family),
+                self.upstream.labels(provider, model), self.ttft.labels(provider, model), tokens,
+                self.cost.labels(provider, model))
 
     # --- the executor's events --------------------------------------------------------------
 

@@ -56,6 +56,11 @@ async def not_served(request: Request) -> Response:
     raise NotFound(f"{request.method} {request.path} is not served here")
 
 
+def _usage_state(container: Container) -> dict[str, Any]:
+    writer = container.metering.usage_writer()
+    return {"usage": writer.stats(), "spill_bytes": writer.spill_bytes()}
+
+
 def create_app(container: Container, middlewares: Sequence[Middleware] = ()) -> Application:
     """`middlewares` (`async fn(request, next_handler)`) run in order after the gateway's own, so
     their errors still come out in each family's shape and they see only admitted requests."""
@@ -84,15 +89,21 @@ def create_app(container: Container, middlewares: Sequence[Middleware] = ()) -> 
         ui_routes.register(router, settings)
     metrics = container.metrics()
     telemetry = settings.telemetry.metrics
+    probes: dict[str, Any] = {}
+    if metrics is not None:
+        probes = container.health_probes()
+        if settings.usage_recording:
+            metrics.watch(lambda: _usage_state(container))
     if metrics is not None and not telemetry.port:
         from entrypoints.http import metrics_routes
 
-        metrics_routes.register(router, metrics, telemetry.bearer_token)
+        metrics_routes.register(router, metrics, telemetry.bearer_token, probes)
     webhook_routes.register(router)
     system_routes.register_welcome(router)
     router.fallback = not_served
     app = Application(router=router, services=services)
-    app.middlewares.append(gateway_middleware(settings.server.max_body_bytes, container.observers()))
+    app.middlewares.append(gateway_middleware(settings.server.max_body_bytes, container.observers(),
+                                              spans=container.tracing()))
     access = access_middleware_for(container, settings)  # None when keys, usage and admin API are all off
     if access is not None:
         app.middlewares.append(access)
@@ -115,12 +126,15 @@ def create_app(container: Container, middlewares: Sequence[Middleware] = ()) -> 
             from entrypoints.http import metrics_routes
 
             servers.append(await metrics_routes.serve_separately(metrics, settings.server.host, telemetry.port,
-                                                                 telemetry.bearer_token))
+                                                                 telemetry.bearer_token, probes))
 
     async def on_stop(_: Application) -> None:
         for server in servers:
             server.close()
         await container.shutdown_resources()  # type: ignore[misc]
+        tracing = container.tracing()
+        if tracing is not None:
+            tracing.shutdown()  # flushes the spans still batched
 
     app.on_start += on_start
     app.on_stop += on_stop

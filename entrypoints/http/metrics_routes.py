@@ -12,6 +12,8 @@ import asyncio
 import contextlib
 import hmac
 import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 from blacksheep import Content, Request, Response
 from blacksheep.server.routing import Router
@@ -28,16 +30,33 @@ def authorized(header: bytes | None, token: str) -> bool:
     return scheme.lower() == b"bearer" and hmac.compare_digest(value.strip(), token.encode())
 
 
-def register(router: Router, metrics: PrometheusMetrics, token: str) -> None:
+Probe = Callable[[], Awaitable[Any]]
+
+
+async def probe_components(metrics: PrometheusMetrics, probes: dict[str, Probe], timeout_s: float = 2.0) -> None:
+    """`adaptive_proxy_component_up`: each backing service's probe (the /health ones), run at scrape time."""
+    for name, probe in probes.items():
+        try:
+            async with asyncio.timeout(timeout_s):
+                await probe()
+            up = True
+        except Exception:
+            up = False
+        metrics.component_up.labels(name).set(1 if up else 0)
+
+
+def register(router: Router, metrics: PrometheusMetrics, token: str, probes: dict[str, Probe] | None = None) -> None:
     async def scrape(request: Request) -> Response:
         if not authorized(request.get_first_header(b"authorization"), token):
             return Response(401, [(b"www-authenticate", b"Bearer")], Content(b"text/plain", b"unauthorized\n"))
+        await probe_components(metrics, probes or {})
         return Response(200, None, Content(CONTENT_TYPE.encode(), metrics.exposition()))
 
     router.add_get("/metrics", scrape)
 
 
-async def serve_separately(metrics: PrometheusMetrics, host: str, port: int, token: str) -> asyncio.Server:
+async def serve_separately(metrics: PrometheusMetrics, host: str, port: int, token: str,
+                           probes: dict[str, Probe] | None = None) -> asyncio.Server:
     """A minimal HTTP/1.1 server answering `GET /metrics` (anything else: 404) on its own port."""
 
     async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -52,6 +71,7 @@ async def serve_separately(metrics: PrometheusMetrics, host: str, port: int, tok
             elif not authorized(auth, token):
                 status, ctype, body = b"401 Unauthorized", b"text/plain", b"unauthorized\n"
             else:
+                await probe_components(metrics, probes or {})
                 status, ctype, body = b"200 OK", CONTENT_TYPE.encode(), metrics.exposition()
             writer.write(b"HTTP/1.1 " + status + b"\r\nContent-Type: " + ctype + b"\r\nContent-Length: "
                          + str(len(body)).encode() + b"\r\nConnection: close\r\n\r\n" + body)

@@ -6,7 +6,8 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Protocol
 
 from blacksheep import Request, Response, StreamedContent
 
@@ -45,8 +46,16 @@ def deferred(observers: Observers) -> Callable[[RequestRecord], None]:
 Middleware = Callable[[Request, Handler], Awaitable[Response]]
 
 
+class ServerSpans(Protocol):
+    """Opens each request's server span (adapters/telemetry/otel.Tracing); the record ends it."""
+
+    def start(self, request_id: str, method: str, path: str, headers: Mapping[str, str]) -> object: ...
+
+    def detach(self, token: object) -> None: ...
+
+
 def gateway_middleware(max_body_bytes: int, observers: Observers | None = None,
-                       clock: Callable[[], float] = time.perf_counter) -> Middleware:
+                       clock: Callable[[], float] = time.perf_counter, spans: ServerSpans | None = None) -> Middleware:
     dispatch = deferred(observers if observers is not None else Observers())
 
     async def middleware(request: Request, handler: Handler) -> Response:
@@ -57,6 +66,11 @@ def gateway_middleware(max_body_bytes: int, observers: Observers | None = None,
         exchange = Exchange(dispatch, clock, request_id, request.method, path, edge_family(path))
         request.exchange = exchange  # type: ignore[attr-defined]  # read by io.cache_inputs and the headers
         kind: str | None = None
+        token = None
+        if spans is not None:
+            headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in request.headers.items()
+                       if k.lower() in (b"traceparent", b"tracestate")}
+            token = spans.start(request_id, request.method, path, headers)
         try:
             length = request.get_first_header(b"content-length")
             if length is not None and length.isdigit() and int(length) > max_body_bytes:
@@ -68,6 +82,9 @@ def gateway_middleware(max_body_bytes: int, observers: Observers | None = None,
         except Exception as exc:  # the boundary: anything unexpected is a 500 in the caller's shape, logged
             response = error_response(family_for_path(path), exc, request_id)
             kind = describe(exc)[0]
+        finally:
+            if token is not None and spans is not None:
+                spans.detach(token)
         response.headers.add(b"x-request-id", request_id.encode())
         exchange.close(response.status, kind, getattr(request, "principal", None),
                        streaming=isinstance(response.content, StreamedContent))
