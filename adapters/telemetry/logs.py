@@ -29,9 +29,14 @@ TEXT_FORMAT = "%(levelname)s %(name)s: %(message)s"
 QUIET_LOGGERS = ("httpx2", "httpx", "httpcore", "hpack")  # per-call INFO/DEBUG lines nobody acts on
 
 
+_second: list[Any] = [-1, ""]  # the last whole second formatted, and its text
+
+
 def _iso(created: float) -> str:
-    seconds = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(created))
-    return f"{seconds}.{int(created % 1 * 1000):03d}Z"
+    whole = int(created)
+    if whole != _second[0]:
+        _second[:] = [whole, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole))]
+    return f"{_second[1]}.{int(created % 1 * 1000):03d}Z"
 
 
 class JsonFormatter(logging.Formatter):
@@ -119,6 +124,7 @@ class AccessLog:
     def __init__(self, log_format: str = "text", logger: logging.Logger | None = None) -> None:
         self._json = log_format == "json"
         self._log = logger or logging.getLogger(ACCESS_LOGGER)
+        self._template: dict[str, Any] | None = None
 
     def observe(self, record: RequestRecord) -> None:
         if not self._log.isEnabledFor(logging.INFO):
@@ -133,6 +139,19 @@ class AccessLog:
                                  **fields}).decode()
         else:
             line = " ".join(f"{k}={_text_value(v)}" for k, v in fields.items())
-        entry = logging.LogRecord(self._log.name, logging.INFO, __file__, 0, line, None, None)
-        entry.json_line = self._json
-        self._log.handle(entry)
+        self._log.handle(self._entry(line))
+
+    def _entry(self, line: str) -> logging.LogRecord:
+        """A LogRecord for `line`: a copy of one made once, with the message and times set (the
+        standard constructor's process/thread/path look-ups are the same for every access line)."""
+        template = self._template
+        if template is None:
+            template = self._template = logging.LogRecord(self._log.name, logging.INFO, __file__, 0, "", None,
+                                                          None).__dict__
+            template["json_line"] = self._json
+        entry = logging.LogRecord.__new__(logging.LogRecord)
+        entry.__dict__.update(template)
+        now = time.time()
+        entry.msg, entry.created, entry.msecs = line, now, now % 1 * 1000
+        entry.relativeCreated = (now - logging._startTime) * 1000  # type: ignore[attr-defined]
+        return entry
