@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import logging
 import os
 import socket
 import uuid
@@ -40,6 +41,8 @@ from adapters.sql.keys import SqlApiKeyStore
 from adapters.sql.lifecycle import metering_lifecycle, usage_writer
 from adapters.sql.usage import SqlUsageStore
 from adapters.system_clock import SystemClock
+from adapters.telemetry import tracing_endpoint
+from adapters.telemetry.logs import AccessLog
 from adapters.wire.cache_residue import residue as wire_residue
 from application.access import AccessGate, RateLimitedProviderFactory
 from application.billing import BillingService
@@ -66,9 +69,13 @@ from domain.ports import BreakerStore, ResponseStore
 from domain.routing import Router
 from domain.telemetry import Observers
 
+log = logging.getLogger(__name__)
+
 if TYPE_CHECKING:
     from adapters.providers.embeddings import OpenAIEmbedder
     from adapters.stripe.payments import StripePaymentEvents
+    from adapters.telemetry.otel import Tracing
+    from adapters.telemetry.prometheus import PrometheusMetrics
 
 
 T = TypeVar("T")
@@ -173,6 +180,46 @@ def _payments(settings: Settings) -> StripePaymentEvents | None:
     return StripePaymentEvents(stripe.secret_key, stripe.webhook_secret, stripe.api_base)
 
 
+def _metrics(settings: Settings) -> PrometheusMetrics | None:
+    if not settings.telemetry.metrics.enabled:
+        return None
+    from adapters.telemetry.prometheus import PrometheusMetrics
+
+    return PrometheusMetrics()
+
+
+def _tracing(settings: Settings) -> Tracing | None:
+    endpoint = tracing_endpoint(settings)
+    if not endpoint:
+        return None
+    try:
+        from adapters.telemetry.otel import tracing_for  # opentelemetry only when traces are on
+    except ImportError:
+        log.warning("traces: %s is set but OpenTelemetry is not installed (pip install 'adaptive-proxy[otel]')",
+                    endpoint)
+        return None
+    return tracing_for(settings)
+
+
+def _trace_headers(tracing: Tracing | None) -> Callable[[Any], None] | None:
+    return tracing.inject_headers if tracing is not None else None
+
+
+def _observers(settings: Settings, traffic_stats: Callable[[], TrafficStats],
+               metrics: Callable[[], PrometheusMetrics | None], tracing: Callable[[], Tracing | None]) -> Observers:
+    """The one place the request observers are chosen, from the settings."""
+    observers = Observers()
+    if (tracer := tracing()) is not None:
+        observers.add(tracer)
+    if settings.server.access_log:
+        observers.add(AccessLog(settings.server.log_format))
+    if (prometheus := metrics()) is not None:
+        observers.add(prometheus)
+    if settings.auth.admin_token:  # the dashboard's traffic ring
+        observers.add(traffic_stats())
+    return observers
+
+
 class MeteringContainer(containers.DeclarativeContainer):
     """API keys, rate limits, usage records, credits and payments (SQL + Redis/memory + Stripe)."""
 
@@ -260,7 +307,10 @@ class Container(containers.DeclarativeContainer):
     store_kind = providers.Callable(_store_kind, settings)
 
     # --- infrastructure clients -----------------------------------------------------------
-    http_client = providers.Singleton(shared_http_client)
+    # OpenTelemetry traces (the `otel` extra), None unless an OTLP endpoint is configured.
+    tracing = providers.Singleton(_tracing, settings)
+    http_client = providers.Singleton(shared_http_client,
+                                      outgoing_headers=providers.Callable(_trace_headers, tracing))
     redis = providers.Singleton(redis_client, settings.provided.redis.url)
     clock = providers.Singleton(SystemClock)
 
@@ -300,13 +350,22 @@ class Container(containers.DeclarativeContainer):
                                    max_entries=settings.provided.responses.store_max_entries),
     )
 
+    # The dashboard: a per-instance traffic ring (a RequestObserver) and the read model over it.
+    traffic_stats = providers.Singleton(TrafficStats, clock=clock,
+                                        minutes=settings.provided.dashboard.history_minutes)
+    # Every finished request's RequestRecord goes here (access log, metrics, traces, dashboard);
+    # the library adds its own with `container.observers().add(...)`.
+    metrics = providers.Singleton(_metrics, settings)
+    observers = providers.Singleton(_observers, settings, traffic_stats.provider, metrics.provider,
+                                    tracing.provider)
+
     # --- domain policies and application services -----------------------------------------
     base_request_config = providers.Singleton(base_config, settings)
     breaker_policy = providers.Singleton(_breaker_policy, settings.provided.fallback.breaker)
     # Backoff waits between retries; tests override it to record waits instead of sleeping.
     sleep: providers.Provider[Callable[[float], Awaitable[None]]] = providers.Object(asyncio.sleep)
     executor = providers.Singleton(Executor, breakers=breaker_store, breaker_policy=breaker_policy, clock=clock,
-                                   sleep=sleep)
+                                   sleep=sleep, observers=observers)
     estimator = providers.Singleton(load_estimator)
     router = providers.Singleton(Router, estimator=estimator)
     route_cache = providers.Selector(
@@ -331,8 +390,6 @@ class Container(containers.DeclarativeContainer):
     model_selection = providers.Factory(ModelSelectionService, routing=routing,
                                         options=settings.provided.model_router)
     # Factory: cheap, and container overrides apply on every request.
-    # Every finished chat request's RequestRecord goes here; adapters `container.observers().add(...)`.
-    observers = providers.Singleton(Observers)
     # The chat use case every frontend calls: observed, metered and admitted (MeteredChat); the
     # ledger and the gate are handed over as providers, None when usage recording / API keys are off.
     chat_service = providers.Factory(MeteredChat, settings=settings, registry=registry, executor=executor,
@@ -344,18 +401,16 @@ class Container(containers.DeclarativeContainer):
                                                              metering.access_gate.provider))
     embedding_service = providers.Factory(EmbeddingService, settings=settings, registry=registry,
                                           executor=executor, base=base_request_config)
+    health_probes = providers.Callable(_probes, settings, redis, metering.engine.provider)
     health_service = providers.Singleton(
         HealthService, settings=settings,
-        probes=providers.Callable(_probes, settings, redis, metering.engine.provider),
+        probes=health_probes,
         embedded=providers.Callable(_embedded_components, settings),
         sections=providers.Callable(_sections, settings, providers.Callable(breaker_section, breaker_store),
                                     routing.provided.health, metering.key_cache,
                                     metering.rate_limiter, response_store),
         clock=clock,
     )
-    # The dashboard: a per-instance traffic ring (a RequestObserver) and the read model over it.
-    traffic_stats = providers.Singleton(TrafficStats, clock=clock,
-                                        minutes=settings.provided.dashboard.history_minutes)
     # With Redis, each instance's buckets are copied there every second so the dashboard adds them up.
     shared_traffic: providers.Provider[SharedTraffic | None] = providers.Selector(
         store_kind,

@@ -110,7 +110,7 @@ def configured_secrets(settings: Settings) -> list[str]:
     """Every secret a configuration holds: provider keys, admin token, Stripe and JWT secrets."""
     values = [p.api_key for p in settings.providers.values()]
     values += [settings.auth.admin_token, settings.stripe.secret_key, settings.stripe.webhook_secret,
-               settings.model_router.external.jwt_secret]
+               settings.model_router.external.jwt_secret, settings.telemetry.metrics.bearer_token]
     values += [v for p in settings.providers.values() for k, v in (p.headers or {}).items()
                if k.lower() in ("authorization", "x-api-key", "api-key", "x-goog-api-key")]
     return [v for v in values if v]

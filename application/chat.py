@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncGenerator, AsyncIterator, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, cast
 
@@ -21,6 +21,7 @@ from domain.errors import UpstreamError
 from domain.fallback import FallbackPolicy, candidates
 from domain.keys import Principal
 from domain.ports import ChatProvider
+from domain.telemetry import RequestRecord
 
 
 @dataclass(slots=True)
@@ -38,6 +39,8 @@ class ChatCall:
     metadata: dict[str, Any] | None = None  # free-form usage metadata recorded with the usage row
     overrides: Mapping[str, Any] | None = None  # the body's override objects (model_router, fallback...)
     tried: list[str] = field(default_factory=list)  # "provider:model" called, in order (also on failure)
+    # Where the use case hands this request's RequestRecord (the HTTP edge's Exchange); None: the observers.
+    report: Callable[[RequestRecord], None] | None = None
 
 
 @dataclass(slots=True)

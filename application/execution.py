@@ -8,6 +8,7 @@ their first event: after that the caller has the stream and failures end it.
 from __future__ import annotations
 
 import asyncio
+import logging
 import random
 from collections.abc import AsyncGenerator, Awaitable, Callable
 from dataclasses import dataclass, field
@@ -18,7 +19,9 @@ from domain.chat import StreamEvent
 from domain.errors import CircuitOpen, UpstreamError, UpstreamTimeout
 from domain.fallback import FallbackPolicy, backoff_delay, next_step
 from domain.ports import BreakerStore, Clock
+from domain.telemetry import Observers
 
+log = logging.getLogger(__name__)
 T = TypeVar("T")  # a candidate target
 R = TypeVar("R")  # what a successful call returns
 Key = Callable[[T], str]
@@ -36,7 +39,9 @@ class Attempts:
 class Executor:
     def __init__(self, breakers: BreakerStore, breaker_policy: BreakerPolicy, clock: Clock,
                  sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-                 jitter: Callable[[], float] = random.random) -> None:
+                 jitter: Callable[[], float] = random.random, observers: Observers | None = None) -> None:
+        self._observers = observers
+        self._states: dict[str, str] = {}  # each breaker's last state seen here (transitions are logged once)
         self._breakers = breakers
         self._policy = breaker_policy
         self._clock = clock
@@ -44,10 +49,31 @@ class Executor:
         self._jitter = jitter
 
     async def _report(self, key: str, error: UpstreamError | None) -> None:
+        if error is not None and self._observers is not None:
+            self._observers.attempt_failed(key, error.kind)
         if error is None:
-            await self._breakers.record(key, True, self._policy, self._clock.now())
+            snapshot = await self._breakers.record(key, True, self._policy, self._clock.now())
         elif error.counts_against_provider:
-            await self._breakers.record(key, False, self._policy, self._clock.now())
+            snapshot = await self._breakers.record(key, False, self._policy, self._clock.now())
+        else:
+            return
+        self._transition(key, snapshot.state)
+
+    def _transition(self, key: str, state: str) -> None:
+        before = self._states.get(key, "closed")
+        if state == before:
+            return
+        self._states[key] = state
+        if state == "open":
+            log.warning("circuit breaker %s: %s -> open (calls skip it until it cools down)", key, before)
+        else:
+            log.info("circuit breaker %s: %s -> %s", key, before, state)
+        if self._observers is not None:
+            self._observers.breaker_changed(key, before, state)
+
+    def _skipped(self, key: str) -> None:
+        if self._observers is not None:
+            self._observers.attempt_failed(key, "breaker_open")
 
     async def _all_open(self, attempts: Attempts) -> CircuitOpen:
         """No candidate was admitted: 503, retry when the first breaker lets a probe through."""
@@ -89,6 +115,7 @@ class Executor:
             while True:
                 if not await self._breakers.admit(key, self._policy, self._clock.now()):
                     attempts.skipped_open.append(key)
+                    self._skipped(key)
                     break
                 attempt += 1
                 attempts.tried.append(key)
@@ -128,6 +155,7 @@ class Executor:
                 attempts.tried.append(key)
             else:
                 attempts.skipped_open.append(key)
+                self._skipped(key)
 
         async def one(target: T) -> tuple[T, R]:
             try:

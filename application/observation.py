@@ -4,13 +4,19 @@
 `complete` returns or raises; a stream when its events end, fail or are closed by a client
 that hung up (outcome "cancelled"). HTTP and the library's `Proxy.chat` both get records,
 since both call the use case. `Observers.observe` is called once, after the work is done.
+
+Over HTTP every request has an `Exchange`, opened by the edge as it arrives: the use case hands
+a chat's record to it (`ChatCall.report`) instead of the observers, and the edge completes it
+with what only it knows (path, method, the status sent, the whole time) before sending it on.
+A request that never reached the use case (a refused body, `/v1/models`, `/health`) gets a
+record of the edge's own facts (`chat=False`), so the access log has one line per request.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any
 
@@ -20,6 +26,7 @@ from domain.catalog import Catalog
 from domain.chat import StreamEnd, StreamEvent, StreamStart, TextDelta, Usage
 from domain.credits import cost_usd
 from domain.errors import STATUS, ProxyError
+from domain.keys import Principal
 from domain.telemetry import Observers, RequestRecord
 
 # HTTP status per domain error kind, as every API family sends it.
@@ -116,7 +123,8 @@ class ObservedChat(ChatService):
             self._finish(facts, error, cancelled=cancelled)
 
     def _finish(self, facts: _Facts, error: BaseException | None, *, cancelled: bool = False) -> None:
-        self._observers.observe(self._record(facts, error, cancelled))
+        report = facts.call.report
+        (report or self._observers.observe)(self._record(facts, error, cancelled))
 
     def _record(self, facts: _Facts, error: BaseException | None, cancelled: bool) -> RequestRecord:
         call, outcome, usage = facts.call, facts.outcome, facts.usage or Usage()
@@ -158,3 +166,63 @@ class ObservedChat(ChatService):
         priced = [cost_usd(usage, i)[0] for t in outcome.selection.targets
                   if (i := self._pricing.get(t.provider, t.model)) is not None]
         return cost, max(priced) if priced else None
+
+
+class Exchange:
+    """One request at the edge, from its arrival until its record is sent (see the module doc).
+
+    `close` is called when the handler has answered; for a chat the use case's record arrives
+    through `report` (for a stream, when the stream ends: after `close`). Whichever comes second
+    sends the record, once, to `dispatch`.
+    """
+
+    __slots__ = ("_clock", "_closed", "_dispatch", "chat", "family", "method", "record", "request_id", "route",
+                 "started")
+
+    def __init__(self, dispatch: Callable[[RequestRecord], None], clock: Callable[[], float], request_id: str,
+                 method: str, route: str, family: str) -> None:
+        self._dispatch, self._clock = dispatch, clock
+        self.request_id, self.method, self.route, self.family = request_id, method, route, family
+        self.started = clock()
+        self.chat = False
+        self.record: RequestRecord | None = None
+        self._closed: tuple[int, str | None, Principal | None] | None = None
+
+    def elapsed_ms(self) -> float:
+        return (self._clock() - self.started) * 1000
+
+    def chat_report(self) -> Callable[[RequestRecord], None]:
+        """The `ChatCall.report` of the chat this request runs: its record then comes from the use case."""
+        self.chat = True
+        return self.report
+
+    def report(self, record: RequestRecord) -> None:
+        self.record = record
+        if self._closed is not None:
+            self._send()
+
+    def close(self, status: int, error_kind: str | None = None, principal: Principal | None = None, *,
+              streaming: bool = False) -> None:
+        """The handler has answered `status`; `streaming`: its body is still being sent."""
+        if self._closed is not None:
+            return
+        self._closed = (status, error_kind, principal)
+        if self.record is not None or not (self.chat and streaming):
+            self._send()
+
+    def _send(self) -> None:
+        assert self._closed is not None
+        status, kind, principal = self._closed
+        total_ms = self.elapsed_ms()
+        record = self.record
+        if record is not None:
+            record = replace(record, route=self.route, method=self.method, status=status, total_ms=total_ms)
+        else:
+            key = principal.key if principal is not None else None
+            record = RequestRecord(
+                request_id=self.request_id, family=self.family, route=self.route, status=status,
+                outcome="cancelled" if status == 499 else ("error" if status >= 400 else "success"),
+                error_kind=kind, key_id=key.id if key is not None else None,
+                organization_id=key.organization_id if key is not None else None, total_ms=total_ms,
+                chat=False, method=self.method)
+        self._dispatch(record)

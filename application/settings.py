@@ -131,6 +131,8 @@ class ServerSettings(Strict):
     workers: int = Field(1, ge=1)
     environment: Literal["development", "production", "test"] = "development"
     log_level: Literal["debug", "info", "warning", "error"] = "info"
+    log_format: Literal["text", "json"] = "text"  # json: one JSON object per line, for log shippers
+    access_log: bool = True  # one line per request when it ends (logger adaptive_proxy.access, level INFO)
     max_body_bytes: int = Field(10 * 1024 * 1024, gt=0)
     shutdown_timeout_s: float = Field(30.0, ge=0)
     # Model used when a request names none and routing is off.
@@ -388,6 +390,21 @@ class DashboardSettings(Strict):
     history_minutes: int = Field(24 * 60, ge=60, le=7 * 24 * 60)
 
 
+class MetricsSettings(Strict):
+    """Prometheus `GET /metrics`: on the gateway's port, or on its own `port` (0: same port)."""
+
+    enabled: bool = True
+    port: int = Field(0, ge=0, le=65535)
+    bearer_token: str = ""  # set: scrapes must send `Authorization: Bearer <token>`
+
+
+class TelemetrySettings(Strict):
+    metrics: MetricsSettings = Field(default_factory=MetricsSettings)
+    # OpenTelemetry traces (the `otel` extra): on when this or OTEL_EXPORTER_OTLP_ENDPOINT is set.
+    otlp_endpoint: str = ""
+    service_name: str = "adaptive-proxy"
+
+
 class Settings(Strict):
     server: ServerSettings = Field(default_factory=ServerSettings)
     providers: dict[str, ProviderSettings] = Field(default_factory=dict)
@@ -406,6 +423,7 @@ class Settings(Strict):
     rate_limit: RateLimitSettings = Field(default_factory=RateLimitSettings)
     usage: UsageSettings = Field(default_factory=UsageSettings)
     dashboard: DashboardSettings = Field(default_factory=DashboardSettings)
+    telemetry: TelemetrySettings = Field(default_factory=TelemetrySettings)
 
     @field_validator("providers")
     @classmethod

@@ -194,6 +194,8 @@ class TrafficStats:
 
 
     def observe(self, record: RequestRecord) -> None:
+        if not record.chat:  # the dashboard counts chat requests only, not refusals or /v1/models
+            return
         minute = self.now_minute()
         if not self._ring or self._ring[-1].minute != minute:
             self._ring.append(Bucket(minute))  # maxlen drops the oldest minute

@@ -10,6 +10,7 @@ measures with bench/loadgen.py:
 Usage: .venv/bin/python bench/run.py [--rate 300] [--duration 10] [--connections 32]
 With --workers N it measures instead saturation throughput with 1 worker and with N workers,
 side by side (bench/workers.py): .venv/bin/python bench/run.py --workers 2
+       .venv/bin/python bench/run.py --telemetry   # telemetry on (JSON access log + /metrics) vs off
 """
 
 from __future__ import annotations
@@ -116,21 +117,132 @@ async def measure(args: argparse.Namespace, up: int, gw: int, gw_pid: int) -> No
     print(f"\nGateway peak RSS: {peak_rss_mb(gw_pid):.0f} MiB")
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time a process has used (robust to other load on a shared machine)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def compare_telemetry(args: argparse.Namespace, up: int, gateways: dict[str, int],
+                            pids: dict[str, int]) -> None:
+    """Same load on a gateway with telemetry off and one with it on, interleaved in rounds."""
+    chat = {"messages": [{"role": "user", "content": "Say hello to the benchmark in a few words."}],
+            "max_tokens": 32, "model": "fake:fake-small"}
+    raws = {name: build_request("127.0.0.1", port, "/v1/chat/completions", orjson.dumps(chat))
+            for name, port in gateways.items()}
+    for name, port in gateways.items():
+        await closed_loop("127.0.0.1", port, raws[name], connections=8, duration_s=2)
+    rounds = args.rounds
+    saturation: dict[str, list[Result]] = {name: [] for name in gateways}
+    fixed: dict[str, list[Result]] = {name: [] for name in gateways}
+    cpu = {name: 0.0 for name in gateways}
+    for i in range(rounds):  # the order flips each round, so drift of a shared machine cancels out
+        for name, port in (list(gateways.items()) if i % 2 == 0 else list(gateways.items())[::-1]):
+            before = cpu_seconds(pids[name])
+            saturation[name].append(await closed_loop("127.0.0.1", port, raws[name], connections=args.connections,
+                                                      duration_s=args.duration / rounds))
+            cpu[name] += cpu_seconds(pids[name]) - before
+            fixed[name].append(await open_loop("127.0.0.1", port, raws[name], rate=args.rate,
+                                               duration_s=args.duration / rounds))
+    print(f"\n### Telemetry off vs on ({rounds} interleaved rounds; saturation: {args.connections} connections; "
+          f"fixed rate {args.rate} req/s)\n")
+    print("| gateway | saturation req/s | fixed-rate p50 ms | p90 ms | p99 ms | errors |\n|---|---|---|---|---|---|")
+    summary: dict[str, tuple[float, float]] = {}
+    for name in gateways:
+        throughput = sum(r.throughput for r in saturation[name]) / rounds
+        merged = Result()
+        for r in fixed[name]:
+            merged.latencies_ms.extend(r.latencies_ms)
+            merged.errors += r.errors
+        summary[name] = (throughput, merged.percentile(50))
+        errors = merged.errors + sum(r.errors for r in saturation[name])
+        print(f"| {name} | {throughput:,.0f} | {merged.percentile(50):.2f} | {merged.percentile(90):.2f} | "
+              f"{merged.percentile(99):.2f} | {errors} |")
+    (off_t, off_p50), (on_t, on_p50) = summary["telemetry off"], summary["telemetry on"]
+    print(f"\nThroughput change: {(on_t - off_t) / off_t * 100:+.1f} % (bar: no worse than -5 %); "
+          f"p50 change: {on_p50 - off_p50:+.3f} ms (bar: at most +0.1 ms)")
+    per_request = {name: cpu[name] / max(1, sum(len(r.latencies_ms) for r in saturation[name])) * 1e6
+                   for name in gateways}
+    off_us, on_us = per_request["telemetry off"], per_request["telemetry on"]
+    print(f"Gateway CPU per request at saturation: off {off_us:.0f} µs, on {on_us:.0f} µs "
+          f"(+{on_us - off_us:.1f} µs; a CPU-bound gateway's throughput {off_us / on_us * 100 - 100:+.1f} %)")
+    ratios = sorted(on.throughput / off.throughput for on, off in zip(saturation["telemetry on"],
+                                                                       saturation["telemetry off"], strict=True))
+    deltas = sorted(on.percentile(50) - off.percentile(50) for on, off in zip(fixed["telemetry on"],
+                                                                               fixed["telemetry off"], strict=True))
+    print(f"Per round (on vs off, sorted): throughput {', '.join(f'{(r - 1) * 100:+.1f} %' for r in ratios)}; "
+          f"p50 {', '.join(f'{d:+.3f}' for d in deltas)} ms; median {(ratios[len(ratios) // 2] - 1) * 100:+.1f} %, "
+          f"{deltas[len(deltas) // 2]:+.3f} ms")
+
+
+def telemetry_main(args: argparse.Namespace) -> None:
+    up = free_port()
+    ports = {"telemetry off": free_port(), "telemetry on": free_port()}
+    provider = {"kind": "openai", "base_url": f"http://127.0.0.1:{up}/v1", "api_key": "k",
+                "models": {"fake-small": {"input_per_mtok": 1.0, "output_per_mtok": 2.0}}}
+    servers = {
+        "telemetry off": {"log_level": "warning", "access_log": False},
+        "telemetry on": {"log_level": "warning", "access_log": True, "log_format": "json"},
+    }
+    with tempfile.TemporaryDirectory() as tmp:
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        procs = [subprocess.Popen([str(BIN / "adaptive-proxy"), "fake-upstream", "--port", str(up)], env=env,
+                                  cwd=ROOT)]
+        logs = []
+        pids: dict[str, int] = {}
+        for name, port in ports.items():
+            config = {"server": servers[name], "providers": {"fake": provider},
+                      "telemetry": {"metrics": {"enabled": name == "telemetry on"}}}
+            path = Path(tmp) / f"{port}.yaml"
+            path.write_text(orjson.dumps(config).decode())
+            log = (Path(tmp) / f"{port}.log").open("wb")  # access lines go to a file, as a shipper would read
+            logs.append(log)
+            procs.append(subprocess.Popen([str(BIN / "adaptive-proxy"), "serve", "--config", str(path),
+                                           "--port", str(port)], env=env, cwd=tmp, stderr=log))
+            pids[name] = procs[-1].pid
+        try:
+            for port in (up, *ports.values()):
+                wait_ready(port)
+            try:
+                import uvloop
+
+                uvloop.install()
+            except ImportError:
+                pass
+            asyncio.run(compare_telemetry(args, up, ports, pids))
+            lines = (Path(tmp) / f"{ports['telemetry on']}.log").read_text().count("adaptive_proxy.access")
+            print(f"\nAccess lines written by the telemetry-on gateway: {lines:,}")
+        finally:
+            for proc in reversed(procs):
+                proc.terminate()
+                proc.wait(timeout=30)
+            for log in logs:
+                log.close()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
+    parser.add_argument("--rounds", type=int, default=None,
+                        help="interleaved rounds (--telemetry: default 6; --workers: default 2)")
+    parser.add_argument("--telemetry", action="store_true",
+                        help="compare a gateway with telemetry off and one with JSON access log + metrics on")
     parser.add_argument("--rate", type=float, default=300)
     parser.add_argument("--stream-rate", type=float, default=100)
     parser.add_argument("--duration", type=float, default=10)
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--workers", type=int, default=0, help="compare 1 worker with N (bench/workers.py)")
-    parser.add_argument("--rounds", type=int, default=2, help="--workers: rounds of (1, N) alternating")
     parser.add_argument("--generator", choices=["auto", "wrk", "loadgen"], default="auto")
     parser.add_argument("--upstream", choices=["auto", "nginx", "fake"], default="auto")
     args = parser.parse_args()
     if args.workers:
         import workers
 
+        args.rounds = args.rounds or 2
         workers.main(args)
+        return
+    if args.telemetry:
+        args.rounds = args.rounds or 6
+        telemetry_main(args)
         return
     up, gw = free_port(), free_port()
     config = {

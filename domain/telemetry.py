@@ -19,7 +19,7 @@ from typing import Protocol
 class RequestRecord:
     request_id: str
     family: str  # openai | anthropic | gemini | responses | embeddings
-    route: str  # the served path template, e.g. /v1/chat/completions
+    route: str  # the path served (no query string), e.g. /v1/chat/completions; the endpoint name in the library
     status: int  # HTTP status sent to the client (200 for a stream that started)
     outcome: str = "success"  # success | error | cancelled
     error_kind: str | None = None  # domain error kind when outcome is error
@@ -43,6 +43,8 @@ class RequestRecord:
     best_cost_usd: Decimal | None = None  # same tokens on the best candidate (routing savings)
     cache_tier: str | None = None  # response/routing cache layer outcome
     notes: tuple[str, ...] = field(default=())
+    chat: bool = True  # False: the request never reached the chat use case (refused, or not a chat route)
+    method: str = ""  # HTTP method; empty for the library
 
     @property
     def overhead_ms(self) -> float:
@@ -55,13 +57,47 @@ class RequestObserver(Protocol):
 
 
 class Observers:
-    """Fan-out to several observers; one failing observer never hides the others."""
+    """Fan-out to several observers; one failing observer never hides the others.
+
+    An observer that also has `opened()` hears each request as it arrives (the in-flight gauge);
+    one with `breaker_changed(key, before, after)` / `attempt_failed(key, reason)` hears the
+    executor's circuit-breaker transitions and failed upstream attempts.
+    """
 
     def __init__(self, observers: list[RequestObserver] | None = None) -> None:
-        self._observers = list(observers or [])
+        self._observers: list[RequestObserver] = []
+        self._openers: list[RequestObserver] = []
+        self._executor: list[RequestObserver] = []
+        for observer in observers or []:
+            self.add(observer)
 
     def add(self, observer: RequestObserver) -> None:
         self._observers.append(observer)
+        if callable(getattr(observer, "opened", None)):
+            self._openers.append(observer)
+        if callable(getattr(observer, "breaker_changed", None)):
+            self._executor.append(observer)
+
+    def breaker_changed(self, key: str, before: str, after: str) -> None:
+        for observer in self._executor:
+            try:
+                observer.breaker_changed(key, before, after)  # type: ignore[attr-defined]
+            except Exception:
+                continue
+
+    def attempt_failed(self, key: str, reason: str) -> None:
+        for observer in self._executor:
+            try:
+                observer.attempt_failed(key, reason)  # type: ignore[attr-defined]
+            except Exception:
+                continue
+
+    def opened(self) -> None:
+        for observer in self._openers:
+            try:
+                observer.opened()  # type: ignore[attr-defined]
+            except Exception:  # telemetry must never break a request
+                continue
 
     def observe(self, record: RequestRecord) -> None:
         for observer in self._observers:

@@ -12,6 +12,7 @@ from typing import Any
 
 from adapters.config import ConfigError, load_settings
 from adapters.redaction import configured_secrets, install_log_redaction
+from adapters.telemetry.logs import configure_logging
 from application.settings import Settings
 from entrypoints import admin_cli
 from entrypoints.http.protocol import BoundedHttpToolsProtocol
@@ -106,22 +107,37 @@ def exit_zero_after_drain() -> None:
         signal.signal(sig, _drained)
 
 
+def multiprocess_metrics_dir() -> str:
+    """Point prometheus-client's multiprocess mode at a fresh directory (before any worker starts):
+    each worker writes its values there and a scrape of any worker adds them all up."""
+    import atexit
+    import shutil
+    import tempfile
+
+    path = tempfile.mkdtemp(prefix="adaptive-proxy-metrics-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = path
+    atexit.register(shutil.rmtree, path, True)
+    return path
+
+
 def serve(args: argparse.Namespace) -> None:
     settings = _load(args.config, args.env_files)
     host = args.host or settings.server.host
     port = args.port if args.port is not None else settings.server.port
     workers = args.workers or settings.server.workers
-    logging.basicConfig(level=settings.server.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
+    configure_logging(settings.server)
     install_log_redaction(configured_secrets(settings))  # before any line that could quote one
     for line in describe_startup(settings):
         log.info(line)
     import uvicorn
 
-    common = uvicorn_options(settings, host, port)
+    common = {**uvicorn_options(settings, host, port), "log_config": None}  # uvicorn logs through ours
     exit_zero_after_drain()
     if workers > 1:
         # Each worker process builds its own app from the same config.
         os.environ[CONFIG_ENV] = os.path.abspath(args.config)
+        if settings.telemetry.metrics.enabled:
+            multiprocess_metrics_dir()
         if args.env_files:
             os.environ[ENV_FILES_ENV] = os.pathsep.join(os.path.abspath(f) for f in args.env_files)
         from entrypoints.workers import run_workers

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from http.cookiejar import CookieJar, CookiePolicy
+from typing import Any
 
 import httpx2
 
@@ -33,17 +35,28 @@ class _NoCookies(CookiePolicy):
         return False
 
 
-def shared_http_client(max_connections_per_host: int = 512) -> httpx2.AsyncClient:
+def shared_http_client(max_connections_per_host: int = 512,
+                       outgoing_headers: Callable[[Any], None] | None = None) -> httpx2.AsyncClient:
     """One connection pool for every provider (timeouts are set per request by each SDK), with no
-    cookie jar.
+    cookie jar. `outgoing_headers(headers)` may add headers to every upstream request (the trace
+    context's `traceparent` when traces are on).
 
     The lean keep-alive transport replaces httpcore2: see adapters/providers/transport.py.
     """
+    hooks: dict[str, list[Callable[[httpx2.Request], Awaitable[None]]]] = {}
+    if outgoing_headers is not None:
+        add = outgoing_headers
+
+        async def on_request(request: httpx2.Request) -> None:
+            add(request.headers)
+
+        hooks["request"] = [on_request]
     return httpx2.AsyncClient(
         transport=FastTransport(max_connections_per_host=max_connections_per_host),
         timeout=httpx2.Timeout(60.0, connect=10.0),
         follow_redirects=False,
         cookies=CookieJar(policy=_NoCookies()),
+        event_hooks=hooks,
     )
 
 

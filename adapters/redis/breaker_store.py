@@ -114,6 +114,7 @@ class RedisBreakerStore:
         self._down_until = 0.0
         self._last_error = ""
         self._known: set[str] = set()
+        self._degraded = False
 
     def _ttl_ms(self, policy: BreakerPolicy) -> int:
         return int((policy.open_timeout_s * 4 + 60) * 1000)
@@ -122,7 +123,8 @@ class RedisBreakerStore:
         return time.monotonic() >= self._down_until
 
     def _degrade(self, exc: RedisError) -> None:
-        if self._usable():
+        if not self._degraded:  # once per outage, not once per retry window
+            self._degraded = True
             log.warning("redis unreachable for breakers, using local state: %s", type(exc).__name__)
         self._down_until = time.monotonic() + self._retry_after_s
         self._last_error = type(exc).__name__
@@ -132,9 +134,14 @@ class RedisBreakerStore:
         if self._usable():
             try:
                 args = [now, policy.open_timeout_s, policy.half_open_max_probes, self._ttl_ms(policy)]
-                return bool(await self._admit(keys=[self._prefix + key], args=args))
+                admitted = bool(await self._admit(keys=[self._prefix + key], args=args))
             except RedisError as exc:
                 self._degrade(exc)
+            else:
+                if self._degraded:
+                    self._degraded = False
+                    log.info("redis answers again for breakers, back to shared state")
+                return admitted
         return self._local.admit_now(key, policy, now)
 
     async def record(self, key: str, success: bool, policy: BreakerPolicy, now: float) -> BreakerSnapshot:

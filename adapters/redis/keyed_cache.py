@@ -155,12 +155,14 @@ class RedisKeyedCache(Generic[E]):
         self._retry_after_s = retry_after_s
         self._down_until = 0.0
         self._last_error = ""
+        self._degraded = False
 
     def _usable(self) -> bool:
         return time.monotonic() >= self._down_until
 
     def _degrade(self, exc: RedisError) -> None:
-        if self._usable():
+        if not self._degraded:  # once per outage, not once per retry window
+            self._degraded = True
             log.warning("redis unreachable for the %s, serving misses: %s", self._what, type(exc).__name__)
         self._down_until = time.monotonic() + self._retry_after_s
         self._last_error = type(exc).__name__
@@ -173,6 +175,9 @@ class RedisKeyedCache(Generic[E]):
         except RedisError as exc:
             self._degrade(exc)
             return None
+        if self._degraded:
+            self._degraded = False
+            log.info("redis answers again for the %s", self._what)
         return self._decode(data) if data else None
 
     async def put(self, key: str, entry: E, ttl_s: float, *, bucket: str | None = None,

@@ -132,6 +132,13 @@ class BatchedUsageWriter:
         return {"queued": len(self._buffer), "written": self.written, "spilled": self.spilled,
                 "rejected": self.rejected, "failed_writes": self.failures, "spill_file": self._spill.exists()}
 
+    def spill_bytes(self) -> int:
+        """The spill file's size now (0 when there is none)."""
+        try:
+            return self._spill.stat().st_size
+        except OSError:
+            return 0
+
     async def _run(self) -> None:
         # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancellation.
         backoff = self._interval

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
 
 from blacksheep import Application, Request, Response
 from blacksheep.server.routing import Router
@@ -67,6 +69,11 @@ async def not_served(request: Request) -> Response:
     raise NotFound(f"{request.method} {request.path} is not served here")
 
 
+def _usage_state(container: Container) -> dict[str, Any]:
+    writer = container.metering.usage_writer()
+    return {"usage": writer.stats(), "spill_bytes": writer.spill_bytes()}
+
+
 def create_app(container: Container, middlewares: Sequence[Middleware] = ()) -> Application:
     """`middlewares` (`async fn(request, next_handler)`) run in order after the gateway's own, so
     their errors still come out in each family's shape and they see only admitted requests."""
@@ -95,15 +102,24 @@ def create_app(container: Container, middlewares: Sequence[Middleware] = ()) -> 
         admin_stats_routes.register(router)
     if settings.dashboard_enabled:
         ui_routes.register(router, settings)
-    # The dashboard's traffic ring hears every finished request through the chat path's observers.
-    if settings.auth.admin_token:
-        container.observers().add(container.traffic_stats())
+    metrics = container.metrics()
+    telemetry = settings.telemetry.metrics
+    probes: dict[str, Any] = {}
+    if metrics is not None:
+        probes = container.health_probes()
+        if settings.usage_recording:
+            metrics.watch(lambda: _usage_state(container))
+    if metrics is not None and not telemetry.port:
+        from entrypoints.http import metrics_routes
+
+        metrics_routes.register(router, metrics, telemetry.bearer_token, probes)
     webhook_routes.register(router)
     system_routes.register_welcome(router)
     router.fallback = not_served
     app = Application(router=router, services=services)
     openapi.register(router, app, version=_version())
-    app.middlewares.append(gateway_middleware(settings.server.max_body_bytes))
+    app.middlewares.append(gateway_middleware(settings.server.max_body_bytes, container.observers(),
+                                              spans=container.tracing()))
     access = access_middleware_for(container, settings)  # None when keys, usage and admin API are all off
     if access is not None:
         app.middlewares.append(access)
@@ -115,13 +131,30 @@ def create_app(container: Container, middlewares: Sequence[Middleware] = ()) -> 
                      allow_headers=cors.allow_headers, allow_credentials=cors.allow_credentials,
                      max_age=cors.max_age_s, expose_headers=["x-request-id", "x-adaptive-provider",
                                                              "x-adaptive-model", "x-adaptive-selection",
-                                                             "x-adaptive-cache"])
+                                                             "x-adaptive-cache", "x-adaptive-cost-usd",
+                                                             "x-adaptive-overhead-ms", "server-timing"])
+
+    servers: list[Any] = []
 
     async def on_start(_: Application) -> None:
         await container.init_resources()  # type: ignore[misc]
+        # Everything built so far lives as long as the process: keep it out of the collector's
+        # scans, so each request's short-lived objects (telemetry's among them) stay cheap to collect.
+        gc.collect()
+        gc.freeze()
+        if metrics is not None and telemetry.port:
+            from entrypoints.http import metrics_routes
+
+            servers.append(await metrics_routes.serve_separately(metrics, settings.server.host, telemetry.port,
+                                                                 telemetry.bearer_token, probes))
 
     async def on_stop(_: Application) -> None:
+        for server in servers:
+            server.close()
         await container.shutdown_resources()  # type: ignore[misc]
+        tracing = container.tracing()
+        if tracing is not None:
+            tracing.shutdown()  # flushes the spans still batched
 
     app.on_start += on_start
     app.on_stop += on_stop

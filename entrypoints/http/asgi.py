@@ -8,6 +8,7 @@ from blacksheep import Application
 
 from adapters.config import load_settings
 from adapters.redaction import configured_secrets, install_log_redaction
+from adapters.telemetry.logs import configure_logging
 from container import build_container
 from entrypoints.http.app import create_app
 
@@ -16,5 +17,6 @@ def app_from_environment() -> Application:
     env_files = os.environ.get("ADAPTIVE_PROXY_ENV_FILES")
     settings = load_settings(os.environ["ADAPTIVE_PROXY_CONFIG"],
                              env_files.split(os.pathsep) if env_files else None)
+    configure_logging(settings.server)  # a worker process: nothing configured its logging yet
     install_log_redaction(configured_secrets(settings))
     return create_app(build_container(settings))

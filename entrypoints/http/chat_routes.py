@@ -21,6 +21,7 @@ from entrypoints.http.io import (
     served_headers,
     sse_response,
     stream_response,
+    timing_headers,
 )
 
 
@@ -35,7 +36,8 @@ async def handle_chat(request: Request, chat: ChatService, codec: Codec, body: d
     if not parsed.stream:
         result = await chat.complete(call)
         return json_response(codec.encode_response(result.response, result.target.provider),
-                             headers=[*served_headers(result), *_notes(call, result.target.provider)])
+                             headers=[*served_headers(result), *timing_headers(request, result),
+                                      *_notes(call, result.target.provider)])
     outcome = await chat.stream(call)
     encoder = codec.stream_encoder(parsed, outcome.target.provider, sse=sse)
 
@@ -43,10 +45,10 @@ async def handle_chat(request: Request, chat: ChatService, codec: Codec, body: d
         kind, message, param, code = describe(exc)
         return encoder.error(error_body(codec.family, kind, message, param, code))
 
-    notes = _notes(call, outcome.target.provider)
+    extra = [*timing_headers(request, outcome), *_notes(call, outcome.target.provider)]
     if sse:
-        return sse_response(outcome, encoder.encode, stream_error, notes, request=request)
-    return stream_response(outcome, encoder.encode, stream_error, b"application/json", notes, request=request)
+        return sse_response(outcome, encoder.encode, stream_error, extra, request=request)
+    return stream_response(outcome, encoder.encode, stream_error, b"application/json", extra, request=request)
 
 
 def family_headers(request: Request, names: tuple[str, ...]) -> dict[str, str]:

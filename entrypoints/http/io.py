@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable
+from decimal import Decimal
 from typing import Any
 
 import orjson
 from blacksheep import Content, Request, Response, StreamedContent
 
 from application.chat import ChatOutcome, StreamOutcome
+from application.observation import Exchange
 from domain.errors import InvalidRequest, PayloadTooLarge, ServiceUnavailable
 
 JSON = b"application/json"
@@ -83,10 +85,40 @@ def served_headers(outcome: ChatOutcome | StreamOutcome) -> list[tuple[bytes, by
 def cache_inputs(request: Request) -> dict[str, Any]:
     """What ChatCall needs from the HTTP request besides the body: its Cache-Control header, the
     principal the access gate admitted and the request's usage meter (both set by the access
-    middleware, entrypoints/http/access.py)."""
+    middleware, entrypoints/http/access.py), and where its RequestRecord goes (the request's
+    Exchange, set by the gateway middleware)."""
     header = request.get_first_header(b"cache-control")
+    exchange: Exchange | None = getattr(request, "exchange", None)
     return {"cache_control": header.decode("latin-1") if header else None,
-            "principal": getattr(request, "principal", None), "meter": getattr(request, "meter", None)}
+            "principal": getattr(request, "principal", None), "meter": getattr(request, "meter", None),
+            "report": exchange.chat_report() if exchange is not None else None}
+
+
+def timing_headers(request: Request, outcome: ChatOutcome | StreamOutcome) -> list[tuple[bytes, bytes]]:
+    """`x-adaptive-cost-usd`, `x-adaptive-overhead-ms` and `Server-Timing` (gateway, upstream).
+
+    A finished answer: its cost and the time so far, all known. A stream: the headers leave
+    before the answer, so they tell the time until its first event and carry no cost (the access
+    log and the metrics have the whole stream's)."""
+    exchange: Exchange | None = getattr(request, "exchange", None)
+    if exchange is None:
+        return []
+    total_ms = exchange.elapsed_ms()
+    record = exchange.record
+    upstream_ms = record.upstream_ms if record is not None else outcome.upstream_s * 1000
+    overhead_ms = max(0.0, total_ms - upstream_ms)
+    headers = [(b"x-adaptive-overhead-ms", f"{overhead_ms:.2f}".encode()),
+               (b"server-timing", f"gateway;dur={overhead_ms:.2f};desc=\"gateway overhead\", "
+                                  f"upstream;dur={upstream_ms:.2f}".encode())]
+    if record is not None and record.cost_usd is not None and isinstance(outcome, ChatOutcome):
+        headers.append((b"x-adaptive-cost-usd", format_usd(record.cost_usd).encode()))
+    return headers
+
+
+def format_usd(amount: Decimal) -> str:
+    """A cost as plain decimal digits (no exponent), at most 10 places."""
+    text = format(amount.quantize(Decimal("1e-10")).normalize(), "f")
+    return text if text != "-0" else "0"
 
 
 def sse_response(

@@ -25,7 +25,7 @@ from domain.chat import RawEvent, StreamEnd, StreamEvent
 from domain.errors import describe
 from domain.ports import ResponseStore
 from entrypoints.http.errors import request_id_of
-from entrypoints.http.io import cache_inputs, json_response, read_json, served_headers, sse_response
+from entrypoints.http.io import cache_inputs, json_response, read_json, served_headers, sse_response, timing_headers
 
 
 def register(router: Router) -> None:
@@ -64,7 +64,7 @@ async def create_response(request: Request, chat: ChatService, store: ResponseSt
             return b"".join(sse(event) for event in encoder.fail(kind, message))
 
         return sse_response(kept, lambda event: b"".join(sse(e) for e in encoder.feed(event)), on_error,
-                            _notes(context, relayed), request)
+                            [*_notes(context, relayed), *timing_headers(request, outcome)], request)
     result = await chat.complete(call)
     relayed = result.response.raw_family == "responses" and result.response.raw is not None
     if relayed and result.response.raw is not None:
@@ -75,7 +75,8 @@ async def create_response(request: Request, chat: ChatService, store: ResponseSt
                               item_ids=item_ids)
     if context.store and isinstance(out.get("id"), str):
         await store.put(out["id"], document_for(out, history, context.input_items))
-    return json_response(out, headers=[*served_headers(result), *_notes(context, relayed)])
+    return json_response(out, headers=[*served_headers(result), *timing_headers(request, result),
+                                       *_notes(context, relayed)])
 
 
 def _pinned_passthrough(model: str, config: RequestConfig) -> bool:

@@ -5,6 +5,8 @@
 - `start_gateway(config) -> base_url` (session factory): writes `config` as YAML, starts
   `adaptive-proxy serve --config <tmp>.yaml --port N` and waits until it answers. The same
   config returns the already running gateway, so a whole matrix shares one server.
+- At the end of the session every line every gateway logged is searched for the secrets its
+  config holds (provider keys, admin token, Stripe/JWT/metrics secrets): none may appear.
 - `gateway_config(fake_upstream)` builds the usual three-provider config (`fake_openai`,
   `fake_anthropic`, `fake_gemini`, api_key "test-key") for tests that need nothing special.
 """
@@ -174,3 +176,15 @@ def start_gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+    leaks = [(path.name, line[:200]) for config_key, (_, _, path) in running.items()
+             for line in path.read_text(errors="replace").splitlines()
+             if any(secret in line for secret in configured_secrets(orjson.loads(config_key)))]
+    assert leaks == [], "a configured secret appears in a gateway's log"
+
+
+def configured_secrets(config: dict[str, Any]) -> list[str]:
+    """The secrets an e2e config holds (as adapters.redaction.configured_secrets reads them)."""
+    from adapters.config import settings_from_dict
+    from adapters.redaction import configured_secrets as secrets_of
+
+    return [s for s in secrets_of(settings_from_dict(config)) if len(s) >= 6]

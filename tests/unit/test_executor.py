@@ -154,3 +154,34 @@ async def test_the_gateways_own_provider_limit_moves_on_without_waiting() -> Non
     assert (await executor.run(["a", "b"], script, SEQ, str))[0] == "b"
     assert sleeps == [] and script.calls == ["a", "b"]
     assert "a" not in await store.snapshots() or (await store.snapshots())["a"].state == "closed"
+
+
+class Heard:
+    def __init__(self) -> None:
+        self.events: list[tuple[str, ...]] = []
+
+    def observe(self, record: object) -> None:
+        return None
+
+    def breaker_changed(self, key: str, before: str, after: str) -> None:
+        self.events.append(("breaker", key, before, after))
+
+    def attempt_failed(self, key: str, reason: str) -> None:
+        self.events.append(("failed", key, reason))
+
+
+async def test_breaker_transitions_and_failed_attempts_reach_the_observers(caplog: pytest.LogCaptureFixture) -> None:
+    from domain.telemetry import Observers
+
+    clock, heard = FrozenClock(), Heard()
+    policy = BreakerPolicy(failure_threshold=1, success_threshold=1, open_timeout_s=30)
+    executor = Executor(InMemoryBreakerStore(), policy, clock, jitter=lambda: 0.0, observers=Observers([heard]))
+    once = FallbackPolicy(mode="sequential", max_retries=0, backoff_s=0.1, timeout_s=60)
+    script = Script(a=(5, UpstreamError("boom", status=500, retryable=True)))
+    with caplog.at_level("WARNING", "application.execution"):
+        assert (await executor.run(["a", "b"], script, once, str, Attempts()))[0] == "b"
+        assert (await executor.run(["a", "b"], script, once, str, Attempts()))[0] == "b"  # a is open: skipped
+    assert heard.events == [("failed", "a", "upstream"), ("breaker", "a", "closed", "open"),
+                            ("failed", "a", "breaker_open")]
+    assert [r.getMessage() for r in caplog.records] == [
+        "circuit breaker a: closed -> open (calls skip it until it cools down)"]  # logged once
