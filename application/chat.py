@@ -13,7 +13,7 @@ from application.providers import ProviderRegistry
 from application.request_config import RequestConfig, base_config, resolve
 from application.response_cache import CachePlan, ResponseCaching
 from application.selection import Selection, Selector, Target
-from application.settings import FallbackSettings, Family, Settings
+from application.settings import Endpoint, FallbackSettings, Settings
 from domain.breaker import breaker_key
 from domain.cache_key import reported_cache_tier
 from domain.chat import ChatRequest, ChatResponse, StreamEnd, StreamEvent
@@ -29,7 +29,7 @@ class ChatCall:
     """One inbound chat request, already translated to the domain."""
 
     request: ChatRequest
-    family: Family
+    family: Endpoint
     config: RequestConfig | None = None  # resolved by the service from `overrides` when not given
     request_id: str = ""
     cache_control: str | None = None  # the request's Cache-Control header (no-cache / no-store)

@@ -28,7 +28,7 @@ from typing import Any
 
 from application.request_config import RequestConfig
 from application.selection import Selection, Target, allowed_providers
-from application.settings import Family, Settings
+from application.settings import Endpoint, Settings
 from domain.cache_key import (
     CachedResponse,
     CacheTier,
@@ -128,7 +128,7 @@ class ResponseCaching:
         self._namespace = namespace
         self._clock = clock
 
-    def plan(self, request: ChatRequest, family: Family, config: RequestConfig, *,
+    def plan(self, request: ChatRequest, family: Endpoint, config: RequestConfig, *,
              cache_control: str | None = None, principal: Principal | None = None) -> CachePlan | None:
         """None when the cache is off for this request (the common case costs one attribute read)."""
         options = config.prompt_cache
@@ -150,7 +150,7 @@ class ResponseCaching:
                 semantic = SemanticProbe(semantic_bucket(request, context), text, options.semantic_threshold)
         return CachePlan(exact_key(request, context), read, write, min(options.ttl_s, self._yaml.ttl_s), semantic)
 
-    def _target(self, request: ChatRequest, family: Family, config: RequestConfig) -> list[Any]:
+    def _target(self, request: ChatRequest, family: Endpoint, config: RequestConfig) -> list[Any]:
         """The resolved model when the caller names one; else what the router decides from."""
         if ":" in request.model:
             spec: list[Any] = ["manual", request.model]

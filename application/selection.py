@@ -8,7 +8,7 @@ from typing import Literal
 
 from application.request_config import RequestConfig
 from application.routing import BuiltinRouter, RoutingService
-from application.settings import Family, Settings
+from application.settings import Endpoint, Settings
 from domain.catalog import Catalog, ModelInfo, base_model_name
 from domain.chat import ChatRequest
 from domain.errors import InvalidRequest, NoCapableModel
@@ -57,7 +57,7 @@ def catalog_for(config: RequestConfig, provider_names: list[str],
     return Catalog(infos)
 
 
-def allowed_providers(settings: Settings, config: RequestConfig, family: Family) -> list[str]:
+def allowed_providers(settings: Settings, config: RequestConfig, family: Endpoint) -> list[str]:
     """Providers this API family may use, including ones a request override adds or changes."""
     names = settings.endpoint_providers(family)
     for name in config.overridden:
@@ -114,9 +114,9 @@ class Selector:
         self._routing = routing
         self._router = routing.builtin if routing is not None else router
         # The catalog of a family's providers only changes when a request overrides providers.
-        self._catalogs: dict[Family, Catalog] = {}
+        self._catalogs: dict[Endpoint, Catalog] = {}
 
-    def _catalog(self, config: RequestConfig, family: Family, allowed: list[str]) -> Catalog:
+    def _catalog(self, config: RequestConfig, family: Endpoint, allowed: list[str]) -> Catalog:
         if config.overridden:
             return catalog_for(config, allowed)
         catalog = self._catalogs.get(family)
@@ -124,7 +124,7 @@ class Selector:
             catalog = self._catalogs[family] = catalog_for(config, allowed)
         return catalog
 
-    async def select(self, request: ChatRequest, family: Family, config: RequestConfig) -> Selection:
+    async def select(self, request: ChatRequest, family: Endpoint, config: RequestConfig) -> Selection:
         allowed = allowed_providers(self._settings, config, family)
         manual = parse_manual(request.model, config, allowed)
         catalog = self._catalog(config, family, allowed)

@@ -11,8 +11,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from domain.chat import Family as WireFamily
 
-Family = Literal["chat_completions", "messages", "gemini"]
-FAMILIES: tuple[Family, ...] = ("chat_completions", "messages", "gemini")
+Endpoint = Literal["chat_completions", "messages", "gemini"]
+ENDPOINTS: tuple[Endpoint, ...] = ("chat_completions", "messages", "gemini")
 
 
 class Strict(BaseModel):
@@ -408,8 +408,8 @@ class TelemetrySettings(Strict):
 class Settings(Strict):
     server: ServerSettings = Field(default_factory=ServerSettings)
     providers: dict[str, ProviderSettings] = Field(default_factory=dict)
-    endpoints: dict[Family, EndpointSettings] = Field(
-        default_factory=lambda: {family: EndpointSettings() for family in FAMILIES})
+    endpoints: dict[Endpoint, EndpointSettings] = Field(
+        default_factory=lambda: {family: EndpointSettings() for family in ENDPOINTS})
     model_router: ModelRouterSettings = Field(default_factory=ModelRouterSettings)
     fallback: FallbackSettings = Field(default_factory=FallbackSettings)
     prompt_cache: PromptCacheSettings = Field(default_factory=PromptCacheSettings)
@@ -483,7 +483,7 @@ class Settings(Strict):
     def active_providers(self) -> dict[str, ProviderSettings]:
         return {name: p for name, p in self.providers.items() if p.active}
 
-    def endpoint_providers(self, family: Family) -> list[str]:
+    def endpoint_providers(self, family: Endpoint) -> list[str]:
         endpoint = self.endpoints.get(family)
         if endpoint is None or not endpoint.enabled:
             return []

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-from application.settings import Family as Endpoint
+from application.settings import Endpoint
 from domain.chat import ChatRequest, ChatResponse, Family, StreamEvent
 
 

@@ -17,7 +17,7 @@ from application.embeddings import EmbeddingService
 from application.health import HealthService
 from application.keys import KeyService
 from application.model_selection import ModelSelectionService
-from application.settings import FAMILIES, Family, Settings
+from application.settings import ENDPOINTS, Endpoint, Settings
 from container import Container
 from domain.errors import NotFound
 from domain.ports import ResponseStore
@@ -44,7 +44,7 @@ Middleware = Callable[[Request, Handler], Awaitable[Response]]
 
 # A family's routes are registered only when `endpoints.<family>.enabled` (the YAML default
 # enables all three; the library builder enables the families that have providers).
-FAMILY_ROUTES: dict[Family, Callable[[Router], None]] = {
+FAMILY_ROUTES: dict[Endpoint, Callable[[Router], None]] = {
     "chat_completions": openai_routes.register,
     "messages": anthropic_routes.register,
     "gemini": gemini_routes.register,
@@ -60,8 +60,8 @@ def _version() -> str:
         return "0.0.0"
 
 
-def served_families(settings: Settings) -> list[Family]:
-    return [f for f in FAMILIES if (endpoint := settings.endpoints.get(f)) is not None and endpoint.enabled]
+def served_families(settings: Settings) -> list[Endpoint]:
+    return [f for f in ENDPOINTS if (endpoint := settings.endpoints.get(f)) is not None and endpoint.enabled]
 
 
 async def not_served(request: Request) -> Response:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from adapters.config import ConfigError
-from application.settings import FAMILIES, Settings
+from application.settings import ENDPOINTS, Settings
 
 _DEFAULT = {"enabled": True, "providers": []}
 
@@ -27,9 +27,9 @@ class EndpointPlan:
     def from_settings(cls, settings: Settings) -> EndpointPlan:
         plan = cls()
         if "endpoints" not in settings.model_fields_set:
-            plan.flags = {family: True for family in FAMILIES}  # the YAML default: every family
+            plan.flags = {family: True for family in ENDPOINTS}  # the YAML default: every family
             return plan
-        for family in FAMILIES:
+        for family in ENDPOINTS:
             endpoint = settings.endpoints.get(family)
             if endpoint is None:  # a section that leaves a family out does not serve it
                 plan.flags[family] = False
@@ -60,7 +60,7 @@ class EndpointPlan:
     def section(self, providers: list[str]) -> dict[str, Any] | None:
         """The `endpoints` settings; None when they are the defaults (every family, every provider)."""
         named = {f for asked in self.served_by.values() for f in asked} | set(self.flags) | set(self.lists)
-        families = [*FAMILIES, *sorted(named - set(FAMILIES))]  # unknown names fail validation by name
+        families = [*ENDPOINTS, *sorted(named - set(ENDPOINTS))]  # unknown names fail validation by name
         section: dict[str, Any] = {}
         for family in families:
             members = [p for p in providers if self.serves(p, family)]
@@ -72,6 +72,6 @@ class EndpointPlan:
                 continue
             listed = [] if members == providers and not unknown else [*members, *unknown]
             section[family] = {"enabled": enabled, "providers": listed}
-        if list(section) == list(FAMILIES) and all(v == _DEFAULT for v in section.values()):
+        if list(section) == list(ENDPOINTS) and all(v == _DEFAULT for v in section.values()):
             return None
         return section

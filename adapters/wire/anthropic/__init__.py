@@ -8,7 +8,7 @@ from adapters.wire.anthropic_request import parse_request
 from adapters.wire.anthropic_response import encode_response
 from adapters.wire.anthropic_stream import StreamEncoder
 from adapters.wire.codec import Codec, StreamEncoding
-from application.settings import Family as Endpoint
+from application.settings import Endpoint
 from domain.chat import ChatRequest, ChatResponse, Family
 
 

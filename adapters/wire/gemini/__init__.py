@@ -8,7 +8,7 @@ from adapters.wire.codec import Codec, StreamEncoding
 from adapters.wire.gemini_request import parse_request
 from adapters.wire.gemini_response import encode_response
 from adapters.wire.gemini_stream import StreamEncoder
-from application.settings import Family as Endpoint
+from application.settings import Endpoint
 from domain.chat import ChatRequest, ChatResponse, Family
 
 

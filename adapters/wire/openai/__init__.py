@@ -7,7 +7,7 @@ from typing import Any
 from adapters.wire.codec import Codec, StreamEncoding
 from adapters.wire.openai_chat import parse_request
 from adapters.wire.openai_response import StreamEncoder, encode_response
-from application.settings import Family as Endpoint
+from application.settings import Endpoint
 from domain.chat import ChatRequest, ChatResponse, Family
 
 
