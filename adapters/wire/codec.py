@@ -12,6 +12,7 @@ from typing import Any, Protocol
 
 from application.settings import Endpoint
 from domain.chat import ChatRequest, ChatResponse, Family, StreamEvent
+from domain.errors import ErrorKind
 
 
 class StreamEncoding(Protocol):
@@ -23,7 +24,7 @@ class StreamEncoding(Protocol):
 
 
 class Codec(Protocol):
-    family: Family  # the wire family: picks the error body shape (entrypoints/http/errors.py)
+    family: Family  # the wire family (domain.chat.Family)
     endpoint: Endpoint  # the `endpoints.<name>` settings key that enables the family's routes
     # Client headers (lower-case) forwarded to a provider of the same family, never to another.
     forwarded_headers: tuple[str, ...]
@@ -40,4 +41,9 @@ class Codec(Protocol):
 
     def stream_encoder(self, request: ChatRequest, provider: str, *, sse: bool = True) -> StreamEncoding:
         """A fresh encoder for one streamed response."""
+        ...
+
+    def error_body(self, kind: ErrorKind, message: str, param: str | None = None,
+                   code: str | None = None) -> dict[str, Any]:
+        """The family's error JSON, the shape its SDK turns into a typed exception."""
         ...

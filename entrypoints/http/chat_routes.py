@@ -14,7 +14,7 @@ from adapters.wire.codec import Codec
 from adapters.wire.untranslated import translation_notes
 from application.chat import ChatCall, ChatService
 from domain.errors import describe
-from entrypoints.http.errors import error_body, request_id_of
+from entrypoints.http.errors import request_id_of
 from entrypoints.http.io import (
     cache_inputs,
     json_response,
@@ -43,7 +43,7 @@ async def handle_chat(request: Request, chat: ChatService, codec: Codec, body: d
 
     def stream_error(exc: BaseException) -> bytes:
         kind, message, param, code = describe(exc)
-        return encoder.error(error_body(codec.family, kind, message, param, code))
+        return encoder.error(codec.error_body(kind, message, param, code))
 
     extra = [*timing_headers(request, outcome), *_notes(call, outcome.target.provider)]
     if sse:

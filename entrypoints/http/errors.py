@@ -10,47 +10,11 @@ from typing import Any
 import orjson
 from blacksheep import Content, Request, Response
 
+from adapters.wire.codecs import CODECS
 from domain.chat import Family
 from domain.errors import STATUS, CircuitOpen, ErrorKind, RateLimited, UpstreamError, describe
 
 log = logging.getLogger(__name__)
-
-
-_OPENAI_TYPE: dict[ErrorKind, str] = {
-    "invalid_request": "invalid_request_error",
-    "authentication": "authentication_error",
-    "payment_required": "insufficient_quota",
-    "permission": "permission_error",
-    "not_found": "not_found_error",
-    "payload_too_large": "invalid_request_error",
-    "rate_limited": "rate_limit_error",
-}
-_ANTHROPIC_TYPE: dict[ErrorKind, str] = {
-    "invalid_request": "invalid_request_error",
-    "authentication": "authentication_error",
-    "payment_required": "billing_error",
-    "permission": "permission_error",
-    "not_found": "not_found_error",
-    "payload_too_large": "request_too_large",
-    "rate_limited": "rate_limit_error",
-    "unavailable": "overloaded_error",
-    "timeout": "timeout_error",
-    "overloaded": "overloaded_error",
-}
-_GOOGLE_STATUS: dict[ErrorKind, str] = {
-    "invalid_request": "INVALID_ARGUMENT",
-    "authentication": "UNAUTHENTICATED",
-    "payment_required": "FAILED_PRECONDITION",
-    "permission": "PERMISSION_DENIED",
-    "not_found": "NOT_FOUND",
-    "payload_too_large": "INVALID_ARGUMENT",
-    "rate_limited": "RESOURCE_EXHAUSTED",
-    "internal": "INTERNAL",
-    "upstream": "UNAVAILABLE",
-    "unavailable": "UNAVAILABLE",
-    "timeout": "DEADLINE_EXCEEDED",
-    "overloaded": "UNAVAILABLE",
-}
 
 
 def family_for_path(path: str) -> Family:
@@ -71,12 +35,8 @@ def status_for(family: Family, kind: ErrorKind) -> int:
 
 def error_body(family: Family, kind: ErrorKind, message: str, param: str | None = None,
                code: str | None = None) -> dict[str, Any]:
-    if family == "anthropic":
-        return {"type": "error", "error": {"type": _ANTHROPIC_TYPE.get(kind, "api_error"), "message": message}}
-    if family == "gemini":
-        return {"error": {"code": status_for(family, kind), "message": message, "status": _GOOGLE_STATUS[kind]}}
-    return {"error": {"message": message, "type": _OPENAI_TYPE.get(kind, "api_error"), "param": param,
-                      "code": code}}
+    """The family's error body, built by the family's codec."""
+    return CODECS[family].error_body(kind, message, param, code)
 
 
 def retry_after_header(exc: BaseException) -> float | None:

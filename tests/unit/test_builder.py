@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from adapters.config import ConfigError, load_settings, settings_from_dict
-from application.settings import FAMILIES, Settings
+from application.settings import ENDPOINTS, Settings
 from entrypoints.library import (
     FallbackSettings,
     ModelRouterSettings,
@@ -32,7 +32,7 @@ def from_yaml_text(tmp_path: Path, text: str, environ: dict[str, str] | None = N
 
 
 def served(settings: Settings) -> dict[str, list[str]]:
-    return {f: settings.endpoint_providers(f) for f in FAMILIES
+    return {f: settings.endpoint_providers(f) for f in ENDPOINTS
             if (e := settings.endpoints.get(f)) is not None and e.enabled}
 
 
@@ -276,7 +276,7 @@ def test_a_builder_without_providers_serves_no_family() -> None:
 def test_a_provider_without_endpoints_serves_every_family_like_the_yaml_default() -> None:
     settings = ProxyBuilder().add_openai_compatible_provider("p", api_key="k").build_settings()
     assert "endpoints" not in ProxyBuilder().add_openai_compatible_provider("p", api_key="k").to_dict()
-    assert served(settings) == {f: ["p"] for f in FAMILIES}
+    assert served(settings) == {f: ["p"] for f in ENDPOINTS}
 
 
 def test_families_follow_their_providers() -> None:
@@ -371,7 +371,7 @@ Check = Callable[[Settings, ProxyBuilder], bool]
 
 
 def _added(name: str, kind: str) -> Check:
-    return lambda s, _: s.providers[name].kind == kind and served(s) == {f: [name] for f in FAMILIES}
+    return lambda s, _: s.providers[name].kind == kind and served(s) == {f: [name] for f in ENDPOINTS}
 
 
 EFFECTS: dict[str, tuple[Callable[[], ProxyBuilder], Callable[[ProxyBuilder], Any], Check]] = {

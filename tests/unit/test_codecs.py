@@ -9,7 +9,7 @@ from adapters.wire.anthropic import CODEC as ANTHROPIC
 from adapters.wire.codec import Codec
 from adapters.wire.gemini import CODEC as GEMINI
 from adapters.wire.openai import CODEC as OPENAI
-from application.settings import FAMILIES
+from application.settings import ENDPOINTS
 
 BODIES = {
     "openai": ({"model": "m", "messages": [{"role": "user", "content": "hi"}], "stream": True}, {}),
@@ -20,7 +20,7 @@ BODIES = {
 
 
 def test_one_codec_per_served_endpoint() -> None:
-    assert sorted(c.endpoint for c in (OPENAI, ANTHROPIC, GEMINI)) == sorted(FAMILIES)
+    assert sorted(c.endpoint for c in (OPENAI, ANTHROPIC, GEMINI)) == sorted(ENDPOINTS)
     assert [c.family for c in (OPENAI, ANTHROPIC, GEMINI)] == ["openai", "anthropic", "gemini"]
 
 

@@ -10,6 +10,21 @@ from adapters.wire.anthropic_stream import StreamEncoder
 from adapters.wire.codec import Codec, StreamEncoding
 from application.settings import Endpoint
 from domain.chat import ChatRequest, ChatResponse, Family
+from domain.errors import ErrorKind
+
+# Error `type` per domain error kind, as the anthropic SDK maps it to its exception classes.
+ERROR_TYPE: dict[ErrorKind, str] = {
+    "invalid_request": "invalid_request_error",
+    "authentication": "authentication_error",
+    "payment_required": "billing_error",
+    "permission": "permission_error",
+    "not_found": "not_found_error",
+    "payload_too_large": "request_too_large",
+    "rate_limited": "rate_limit_error",
+    "unavailable": "overloaded_error",
+    "timeout": "timeout_error",
+    "overloaded": "overloaded_error",
+}
 
 
 class AnthropicCodec:
@@ -27,5 +42,9 @@ class AnthropicCodec:
     def stream_encoder(self, request: ChatRequest, provider: str, *, sse: bool = True) -> StreamEncoding:
         return StreamEncoder(provider)
 
+
+    def error_body(self, kind: ErrorKind, message: str, param: str | None = None,
+                   code: str | None = None) -> dict[str, Any]:
+        return {"type": "error", "error": {"type": ERROR_TYPE.get(kind, "api_error"), "message": message}}
 
 CODEC: Codec = AnthropicCodec()

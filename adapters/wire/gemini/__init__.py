@@ -10,6 +10,23 @@ from adapters.wire.gemini_response import encode_response
 from adapters.wire.gemini_stream import StreamEncoder
 from application.settings import Endpoint
 from domain.chat import ChatRequest, ChatResponse, Family
+from domain.errors import STATUS, ErrorKind
+
+# google.rpc status per domain error kind, as google-genai reads it.
+GOOGLE_STATUS: dict[ErrorKind, str] = {
+    "invalid_request": "INVALID_ARGUMENT",
+    "authentication": "UNAUTHENTICATED",
+    "payment_required": "FAILED_PRECONDITION",
+    "permission": "PERMISSION_DENIED",
+    "not_found": "NOT_FOUND",
+    "payload_too_large": "INVALID_ARGUMENT",
+    "rate_limited": "RESOURCE_EXHAUSTED",
+    "internal": "INTERNAL",
+    "upstream": "UNAVAILABLE",
+    "unavailable": "UNAVAILABLE",
+    "timeout": "DEADLINE_EXCEEDED",
+    "overloaded": "UNAVAILABLE",
+}
 
 
 class GeminiCodec:
@@ -27,5 +44,10 @@ class GeminiCodec:
     def stream_encoder(self, request: ChatRequest, provider: str, *, sse: bool = True) -> StreamEncoding:
         return StreamEncoder(sse=sse, provider=provider)
 
+
+    def error_body(self, kind: ErrorKind, message: str, param: str | None = None,
+                   code: str | None = None) -> dict[str, Any]:
+        status = STATUS["unavailable"] if kind == "overloaded" else STATUS[kind]  # only Anthropic has 529
+        return {"error": {"code": status, "message": message, "status": GOOGLE_STATUS[kind]}}
 
 CODEC: Codec = GeminiCodec()

@@ -9,6 +9,18 @@ from adapters.wire.openai_chat import parse_request
 from adapters.wire.openai_response import StreamEncoder, encode_response
 from application.settings import Endpoint
 from domain.chat import ChatRequest, ChatResponse, Family
+from domain.errors import ErrorKind
+
+# Error `type` per domain error kind, as the OpenAI SDK reads it.
+ERROR_TYPE: dict[ErrorKind, str] = {
+    "invalid_request": "invalid_request_error",
+    "authentication": "authentication_error",
+    "payment_required": "insufficient_quota",
+    "permission": "permission_error",
+    "not_found": "not_found_error",
+    "payload_too_large": "invalid_request_error",
+    "rate_limited": "rate_limit_error",
+}
 
 
 class OpenAICodec:
@@ -26,5 +38,10 @@ class OpenAICodec:
     def stream_encoder(self, request: ChatRequest, provider: str, *, sse: bool = True) -> StreamEncoding:
         return StreamEncoder(provider, request.include_usage)
 
+
+    def error_body(self, kind: ErrorKind, message: str, param: str | None = None,
+                   code: str | None = None) -> dict[str, Any]:
+        return {"error": {"message": message, "type": ERROR_TYPE.get(kind, "api_error"), "param": param,
+                          "code": code}}
 
 CODEC: Codec = OpenAICodec()
