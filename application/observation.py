@@ -54,6 +54,7 @@ class _Facts:
     upstream_s: float = 0.0
     ttft_s: float | None = None
     notes: list[str] = field(default_factory=list)
+    finish_reason: str | None = None
 
 
 class ObservedChat(ChatService):
@@ -74,6 +75,7 @@ class ObservedChat(ChatService):
             self._finish(facts, exc)
             raise
         facts.outcome, facts.usage, facts.upstream_s = outcome, outcome.response.usage, outcome.upstream_s
+        facts.finish_reason = outcome.response.finish_reason
         self._finish(facts, None)
         return outcome
 
@@ -106,7 +108,7 @@ class ObservedChat(ChatService):
                 if isinstance(event, StreamStart):
                     start = event.usage
                 elif isinstance(event, StreamEnd):
-                    end = event.usage
+                    end, facts.finish_reason = event.usage, event.finish_reason
                 elif facts.ttft_s is None and isinstance(event, TextDelta):
                     facts.ttft_s = self._clock() - facts.started
                 yield event
@@ -151,7 +153,8 @@ class ObservedChat(ChatService):
             input_tokens=usage.input_tokens, cached_tokens=usage.cache_read_tokens,
             output_tokens=usage.output_tokens, reasoning_tokens=usage.reasoning_tokens,
             cost_usd=cost, best_cost_usd=best,
-            cache_tier=outcome.cache_tier if outcome is not None else None, notes=tuple(facts.notes))
+            cache_tier=outcome.cache_tier if outcome is not None else None, notes=tuple(facts.notes),
+            finish_reason=facts.finish_reason)
 
     def _costs(self, outcome: ChatOutcome | StreamOutcome | None,
                usage: Usage) -> tuple[Decimal | None, Decimal | None]:

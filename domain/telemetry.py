@@ -43,6 +43,7 @@ class RequestRecord:
     best_cost_usd: Decimal | None = None  # same tokens on the best candidate (routing savings)
     cache_tier: str | None = None  # response/routing cache layer outcome
     notes: tuple[str, ...] = field(default=())
+    finish_reason: str | None = None  # why the model stopped (domain FinishReason), when it answered
     chat: bool = True  # False: the request never reached the chat use case (refused, or not a chat route)
     method: str = ""  # HTTP method; empty for the library
 

@@ -114,6 +114,8 @@ def _genai(record: RequestRecord) -> dict[str, Any]:
                                   "gen_ai.usage.output_tokens": record.output_tokens}
     if record.cached_tokens:
         attributes["gen_ai.usage.cache_read.input_tokens"] = record.cached_tokens
+    if record.finish_reason:
+        attributes["gen_ai.response.finish_reasons"] = [record.finish_reason]
     if record.selection_source:
         attributes["adaptive_proxy.selection"] = record.selection_source
     if record.cost_usd is not None:

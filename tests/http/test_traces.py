@@ -67,5 +67,6 @@ async def test_server_and_attempt_spans_with_genai_attributes_and_propagation() 
             attempt.attributes["gen_ai.response.model"]) == ("chat", "up", "m1")
     assert (attempt.attributes["gen_ai.usage.input_tokens"], attempt.attributes["gen_ai.usage.output_tokens"]) == (
         3, 2)
+    assert tuple(attempt.attributes["gen_ai.response.finish_reasons"]) == ("stop",)
     [sent] = seen
     assert sent.headers["traceparent"].split("-")[1] == TRACE_ID  # propagated upstream
