@@ -82,6 +82,26 @@ def describe_startup(settings: Settings) -> list[str]:
     return lines
 
 
+def config_warnings(settings: Settings) -> list[str]:
+    """Configuration problems that need the operator's action, each said once at start-up."""
+    warnings: list[str] = []
+    active = settings.active_providers()
+    if not active:
+        warnings.append("no provider is enabled: every chat request will be refused until one is; set an API key "
+                        "(OPENAI_API_KEY, ANTHROPIC_API_KEY, GEMINI_API_KEY, DEEPSEEK_API_KEY, GROQ_API_KEY or "
+                        "XAI_API_KEY) or configure a provider")
+    default = settings.server.default_model
+    provider = default.partition(":")[0] if ":" in default else ""
+    if provider and provider not in active:
+        state = "not configured" if provider not in settings.providers else "disabled"
+        warnings.append(f"server.default_model {default!r} names provider {provider!r}, which is {state}: "
+                        "requests without a model fall back to the router or fail")
+    if settings.auth.api_keys and not settings.auth.admin_token:
+        warnings.append("auth.api_keys is on but auth.admin_token is empty: keys can only be created with "
+                        "`adaptive-proxy keys create`, the admin API and dashboard are off")
+    return warnings
+
+
 def uvicorn_options(settings: Settings, host: str, port: int) -> dict[str, Any]:
     """How `serve` and the library's `Proxy.run` run uvicorn: uvloop, httptools, graceful shutdown."""
     return dict(host=host, port=port, log_level=settings.server.log_level, access_log=False,
@@ -129,6 +149,8 @@ def serve(args: argparse.Namespace) -> None:
     install_log_redaction(configured_secrets(settings))  # before any line that could quote one
     for line in describe_startup(settings):
         log.info(line)
+    for line in config_warnings(settings):
+        log.warning(line)
     import uvicorn
 
     common = {**uvicorn_options(settings, host, port), "log_config": None}  # uvicorn logs through ours
@@ -155,6 +177,8 @@ def check_config(args: argparse.Namespace) -> None:
     settings = _load(args.config, args.env_files)
     for line in describe_startup(settings):
         print(line)
+    for line in config_warnings(settings):
+        print(f"warning: {line}")
 
 
 def main(argv: Sequence[str] | None = None) -> None:

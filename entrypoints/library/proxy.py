@@ -118,11 +118,13 @@ class Proxy:
         await self.stop()
 
     def _uvicorn_options(self, host: str | None, port: int | None) -> dict[str, Any]:
-        from entrypoints.cli import describe_startup, uvicorn_options
+        from entrypoints.cli import config_warnings, describe_startup, uvicorn_options
 
         server = self._settings.server
         for line in describe_startup(self._settings):
             log.info(line)
+        for line in config_warnings(self._settings):
+            log.warning(line)
         return uvicorn_options(self._settings, host or server.host, server.port if port is None else port)
 
     def run(self, host: str | None = None, port: int | None = None) -> None:

@@ -109,3 +109,22 @@ def test_startup_lines_name_an_external_router_and_a_semantic_cache() -> None:
                                               "10000 entries")
     off = settings_from_dict({"model_router": {"enabled": False}})
     assert describe_startup(off)[-1] == "routing: off (unprefixed models use server.default_model)"
+
+
+def test_config_problems_are_named_once_at_start_up() -> None:
+    from application.settings import Settings
+    from entrypoints.cli import config_warnings
+
+    assert config_warnings(Settings.model_validate(
+        {"providers": {"a": {"kind": "openai", "api_key": "k", "models": {"m": {}}}}})) == []
+    none = config_warnings(Settings.model_validate({"providers": {}}))
+    assert len(none) == 1 and none[0].startswith("no provider is enabled") and "OPENAI_API_KEY" in none[0]
+    wrong_default = config_warnings(Settings.model_validate(
+        {"providers": {"a": {"kind": "openai", "api_key": "k", "models": {"m": {}}},
+                       "b": {"kind": "openai", "api_key": "", "models": {"m": {}}}},
+         "server": {"default_model": "b:m"}}))
+    assert wrong_default == ["server.default_model 'b:m' names provider 'b', which is disabled: "
+                             "requests without a model fall back to the router or fail"]
+    keys = config_warnings(Settings.model_validate(
+        {"providers": {"a": {"kind": "openai", "api_key": "k", "models": {"m": {}}}}, "auth": {"api_keys": True}}))
+    assert len(keys) == 1 and "auth.admin_token is empty" in keys[0]
