@@ -249,13 +249,13 @@ class MeteringContainer(containers.DeclarativeContainer):
     pricing = providers.Singleton(_pricing_catalog, settings)
     metering = providers.Singleton(Metering, queue=usage_writer, catalog=pricing,
                                    pending=pending, currency=settings.provided.credits.currency,
-                                   charge_credits=settings.provided.credits.enabled)
+                                   charge_credits=settings.provided.credits.enabled, clock=clock)
 
     key_cache = providers.Singleton(KeyCache, ttl_s=settings.provided.auth.key_cache_ttl_s,
                                     grace_s=settings.provided.auth.key_cache_grace_s, clock=clock)
-    key_service = providers.Factory(KeyService, store=key_store, cache=key_cache)
+    key_service = providers.Factory(KeyService, store=key_store, cache=key_cache, clock=clock)
     access_gate = providers.Factory(AccessGate, settings=settings, keys=key_service, limiter=rate_limiter,
-                                    ledger=credit_ledger, pending=pending)
+                                    ledger=credit_ledger, pending=pending, clock=clock)
     billing_service = providers.Factory(BillingService, ledger=credit_ledger, usage=usage_store, payments=payments,
                                         currency=settings.provided.credits.currency)
 
@@ -284,6 +284,7 @@ class CacheContainer(containers.DeclarativeContainer):
     redis: providers.Dependency[Any] = providers.Dependency()
     store_kind = providers.Dependency(instance_of=str)
     http_client: providers.Dependency[Any] = providers.Dependency()
+    clock: providers.Dependency[Any] = providers.Dependency()
 
     store = providers.Selector(
         store_kind,
@@ -299,7 +300,7 @@ class CacheContainer(containers.DeclarativeContainer):
     # pays no construction.
     response_caching = providers.Singleton(ResponseCaching, settings=settings, store=store, embedder=embedder,
                                            residue=providers.Object(wire_residue),
-                                           namespace=providers.Callable(config_namespace, settings))
+                                           namespace=providers.Callable(config_namespace, settings), clock=clock)
 
 
 class Container(containers.DeclarativeContainer):
@@ -323,7 +324,7 @@ class Container(containers.DeclarativeContainer):
     registry = providers.Singleton(ProviderRegistry, factory=limited_provider_factory,
                                    providers=settings.provided.providers)
     cache = providers.Container(CacheContainer, settings=settings, redis=redis, store_kind=store_kind,
-                                http_client=http_client)
+                                http_client=http_client, clock=clock)
     shared_breaker_store: providers.Provider[BreakerStore] = providers.Selector(
         store_kind,
         redis=providers.Singleton(RedisBreakerStore, client=redis, prefix=settings.provided.redis.key_prefix),
@@ -392,7 +393,7 @@ class Container(containers.DeclarativeContainer):
     # Factory: cheap, and container overrides apply on every request.
     # The chat use case every frontend calls: observed, metered and admitted (MeteredChat); the
     # ledger and the gate are handed over as providers, None when usage recording / API keys are off.
-    chat_service = providers.Factory(MeteredChat, settings=settings, registry=registry, executor=executor,
+    chat_service = providers.Factory(MeteredChat, settings=settings, registry=registry, executor=executor, clock=clock,
                                      selector=selector, base=base_request_config, cache=cache.response_caching,
                                      observers=observers, pricing=metering.pricing,
                                      metering=providers.Callable(_when, settings.provided.usage_recording,

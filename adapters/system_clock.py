@@ -1,13 +1,7 @@
-"""The real clock."""
+"""The real clock (defined once, in application/clock.py)."""
 
 from __future__ import annotations
 
-import time
+from application.clock import SystemClock
 
-
-class SystemClock:
-    def now(self) -> float:
-        return time.time()
-
-    def monotonic(self) -> float:
-        return time.monotonic()
+__all__ = ["SystemClock"]

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator, Callable
-from datetime import UTC, datetime
 from typing import Any
 
+from application.clock import SYSTEM_CLOCK, utc
 from application.keys import KeyService
 from application.metering import PendingSpend
 from application.providers import ProviderFactory
@@ -22,11 +22,10 @@ from domain.credits import preflight_allows
 from domain.embeddings import EmbeddingRequest, Embeddings
 from domain.errors import PaymentRequired, ProviderRateLimited, ProxyError, RateLimited, ServiceUnavailable
 from domain.keys import ANONYMOUS, ApiKey, Principal
-from domain.ports import ChatProvider, CreditLedger, EmbeddingProvider, RateLimiter
+from domain.ports import ChatProvider, Clock, CreditLedger, EmbeddingProvider, RateLimiter
 from domain.ratelimit import RateDecision
 
 log = logging.getLogger(__name__)
-Now = Callable[[], datetime]
 
 
 async def acquire(limiter: RateLimiter, bucket: str, limit: int, fail_open: bool) -> RateDecision | None:
@@ -44,13 +43,13 @@ class AccessGate:
     """Admits or refuses one request. Cheap to build; holds no per-request state."""
 
     def __init__(self, settings: Settings, keys: KeyService, limiter: RateLimiter, ledger: CreditLedger,
-                 pending: PendingSpend, now: Now | None = None) -> None:
+                 pending: PendingSpend, clock: Clock | None = None) -> None:
         self._settings = settings
         self._keys = keys
         self._limiter = limiter
         self._ledger = ledger
         self._pending = pending
-        self._now = now or (lambda: datetime.now(UTC))
+        self._clock = clock or SYSTEM_CLOCK
 
     @property
     def active(self) -> bool:
@@ -70,7 +69,7 @@ class AccessGate:
         if decision is not None and not decision.allowed:
             raise RateLimited(f"rate limit of {limit} requests per minute exceeded for this API key",
                               retry_after=decision.retry_after, code="rate_limit_exceeded")
-        if key.budget_exhausted(self._now(), self._pending.for_key(key.id)):
+        if key.budget_exhausted(utc(self._clock), self._pending.for_key(key.id)):
             raise PaymentRequired("the API key's budget is exhausted for this period", code="budget_exceeded")
         if self._settings.credits.enabled:
             await self._check_credits(key)

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
+from application.clock import SYSTEM_CLOCK, utc
 from domain.credits import money
 from domain.errors import AuthenticationFailed, InvalidRequest, NotFound
 from domain.keys import (
@@ -23,13 +23,8 @@ from domain.keys import (
 )
 from domain.ports import ApiKeyStore, Clock
 
-Now = Callable[[], datetime]
 MUTABLE_FIELDS = ("name", "organization_id", "metadata", "rate_limit_rpm", "budget_limit", "budget_period",
                   "expires_at", "is_active")
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass(slots=True)
@@ -54,7 +49,7 @@ class KeyCache:
         self.ttl_s = ttl_s
         self.grace_s = grace_s
         self._max = max_entries
-        self._clock = clock or _MonotonicClock()
+        self._clock = clock or SYSTEM_CLOCK
         # hash -> (monotonic time of the store read, key)
         self._entries: dict[str, tuple[float, ApiKey]] = {}
         self._store_down_since: float | None = None  # wall time of the first failure of an outage
@@ -110,14 +105,6 @@ class KeyCache:
         if entry is None or self._clock.monotonic() - entry[0] >= age_s:
             return None
         return entry[1]
-
-
-class _MonotonicClock:
-    def now(self) -> float:
-        return time.time()
-
-    def monotonic(self) -> float:
-        return time.monotonic()
 
 
 def validate_changes(changes: Mapping[str, Any]) -> dict[str, Any]:
@@ -189,10 +176,10 @@ def _datetime(value: Any, name: str) -> datetime | None:
 class KeyService:
     """The API-key use cases. Cheap to build; the cache is shared."""
 
-    def __init__(self, store: ApiKeyStore, cache: KeyCache | None = None, now: Now = utc_now) -> None:
+    def __init__(self, store: ApiKeyStore, cache: KeyCache | None = None, clock: Clock | None = None) -> None:
         self._store = store
         self._cache = cache or KeyCache()
-        self._now = now
+        self._clock = clock or SYSTEM_CLOCK
 
     async def issue(self, name: str, *, organization_id: str | None = None, rate_limit_rpm: int | None = None,
                     budget_limit: Any = None, budget_period: BudgetPeriod | None = None,
@@ -203,7 +190,7 @@ class KeyService:
             "budget_limit": budget_limit, "budget_period": budget_period, "expires_at": expires_at,
             "metadata": metadata or {}})
         plaintext = generate_key()
-        now = self._now()
+        now = utc(self._clock)
         key = ApiKey(id=0, key_hash=hash_key(plaintext), key_prefix=display_prefix(plaintext),
                      created_at=now, updated_at=now, **fields)
         return IssuedKey(key=await self._store.create(key), plaintext=plaintext)
@@ -222,12 +209,12 @@ class KeyService:
                 key = self._cache.get_stale(digest)
                 if key is None:
                     raise  # an unknown key cannot be verified without the store: the caller's 503
-                return key, key.state(self._now())
+                return key, key.state(utc(self._clock))
             self._cache.store_answered()
             if key is None:
                 return None, None
             self._cache.put(key)
-        return key, key.state(self._now())
+        return key, key.state(utc(self._clock))
 
     async def verify(self, plaintext: str | None) -> ApiKey:
         """The usable key for this plaintext, or AuthenticationFailed saying why not."""
@@ -253,7 +240,7 @@ class KeyService:
 
     async def update(self, key_id: int, changes: Mapping[str, Any]) -> ApiKey:
         clean = validate_changes(changes)
-        clean["updated_at"] = self._now()
+        clean["updated_at"] = utc(self._clock)
         key = await self._store.update(key_id, clean)
         if key is None:
             raise NotFound(f"no API key with id {key_id}")
@@ -265,7 +252,7 @@ class KeyService:
         current = await self.get(key_id)
         if current.revoked_at is not None:
             return current
-        now = self._now()
+        now = utc(self._clock)
         key = await self._store.update(key_id, {"revoked_at": now, "is_active": False, "updated_at": now})
         if key is None:
             raise NotFound(f"no API key with id {key_id}")

@@ -11,28 +11,22 @@ The meter travels with the request as `ChatCall.meter`; no ambient (ContextVar) 
 from __future__ import annotations
 
 import os
-import time
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
-from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
+from application.clock import SYSTEM_CLOCK, utc
 from domain.catalog import Catalog
 from domain.chat import StreamEnd, StreamEvent, StreamStart, Usage
 from domain.credits import Prices
 from domain.keys import ApiKey, period_start
-from domain.ports import UsageQueue
+from domain.ports import Clock, UsageQueue
 from domain.usage import UsageRecord, UsageStatus
 
-Now = Callable[[], datetime]
 _ZERO = Decimal(0)
 MAX_ERROR_CHARS = 1000
 # Response-cache tiers that mean "no upstream call was made": such a request costs nothing.
 CACHE_MISSES = frozenset({"", "miss", "none", "bypass"})
-
-
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 def _random_id() -> str:
@@ -108,14 +102,14 @@ class Metering:
     """Opens meters and turns finished ones into priced records. One per process."""
 
     def __init__(self, queue: UsageQueue, catalog: Catalog, pending: PendingSpend | None = None, *,
-                 currency: str = "USD", charge_credits: bool = False, now: Now = _utc_now,
+                 currency: str = "USD", charge_credits: bool = False, clock: Clock | None = None,
                  new_id: Callable[[], str] | None = None) -> None:
         self._queue = queue
         self._catalog = catalog
         self.pending = pending if pending is not None else PendingSpend()
         self._currency = currency
         self._charge = charge_credits
-        self._now = now
+        self._clock = clock or SYSTEM_CLOCK
         self._new_id = new_id or _random_id
         self._prices: dict[tuple[str, str], Prices | None] = {}
 
@@ -143,7 +137,7 @@ class Metering:
             output_tokens=usage.output_tokens, cached_tokens=usage.cache_read_tokens,
             cache_write_tokens=usage.cache_write_tokens, reasoning_tokens=usage.reasoning_tokens,
             cost=cost, currency=self._currency, pricing_unknown=unknown, status=status,
-            status_code=status_code, latency_ms=int((time.perf_counter() - meter.started) * 1000),
+            status_code=status_code, latency_ms=int((self._clock.monotonic() - meter.started) * 1000),
             streamed=meter.streaming, cache_tier=meter.cache_tier, selection_source=meter.selection_source,
             error_message=error[:MAX_ERROR_CHARS] if error else None, metadata=meter.metadata,
             created_at=meter.created_at)
@@ -186,8 +180,8 @@ class RequestMeter:
         self.endpoint = endpoint
         self.request_id = request_id
         self.metadata = metadata
-        self.started = time.perf_counter()
-        self.created_at = metering._now()
+        self.started = metering._clock.monotonic()
+        self.created_at = utc(metering._clock)
         self.key: ApiKey | None = None
         self.provider = ""
         self.model = ""

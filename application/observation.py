@@ -14,19 +14,20 @@ record of the edge's own facts (`chat=False`), so the access log has one line pe
 
 from __future__ import annotations
 
-import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any
 
 from application.chat import ChatCall, ChatOutcome, ChatService, StreamOutcome
+from application.clock import SYSTEM_CLOCK
 from application.metering import stream_usage
 from domain.catalog import Catalog
 from domain.chat import StreamEnd, StreamEvent, StreamStart, TextDelta, Usage
 from domain.credits import cost_usd
 from domain.errors import STATUS, ProxyError
 from domain.keys import Principal
+from domain.ports import Clock
 from domain.telemetry import Observers, RequestRecord
 
 # HTTP status per domain error kind, as every API family sends it.
@@ -61,14 +62,14 @@ class ObservedChat(ChatService):
     """`ChatService` that hands one `RequestRecord` per request to `observers`."""
 
     def __init__(self, *args: Any, observers: Observers, pricing: Catalog | None = None,
-                 clock: Callable[[], float] = time.perf_counter, **kwargs: Any) -> None:
+                 clock: Clock | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._observers = observers
         self._pricing = pricing
-        self._clock = clock
+        self._clock = clock or SYSTEM_CLOCK
 
     async def complete(self, call: ChatCall) -> ChatOutcome:
-        facts = _Facts(call, route=call.family, started=self._clock())
+        facts = _Facts(call, route=call.family, started=self._clock.monotonic())
         try:
             outcome = await super().complete(call)
         except BaseException as exc:
@@ -80,7 +81,7 @@ class ObservedChat(ChatService):
         return outcome
 
     async def stream(self, call: ChatCall) -> StreamOutcome:
-        facts = _Facts(call, route=call.family, started=self._clock(), streamed=True)
+        facts = _Facts(call, route=call.family, started=self._clock.monotonic(), streamed=True)
         try:
             outcome = await super().stream(call)
         except BaseException as exc:
@@ -97,20 +98,20 @@ class ObservedChat(ChatService):
         cancelled = True  # until the stream ends on its own
         try:
             while True:
-                waited = self._clock()
+                waited = self._clock.monotonic()
                 try:
                     event = await anext(aiter(events))
                 except StopAsyncIteration:
                     cancelled = False
                     break
                 finally:
-                    facts.upstream_s += self._clock() - waited
+                    facts.upstream_s += self._clock.monotonic() - waited
                 if isinstance(event, StreamStart):
                     start = event.usage
                 elif isinstance(event, StreamEnd):
                     end, facts.finish_reason = event.usage, event.finish_reason
                 elif facts.ttft_s is None and isinstance(event, TextDelta):
-                    facts.ttft_s = self._clock() - facts.started
+                    facts.ttft_s = self._clock.monotonic() - facts.started
                 yield event
         except Exception as exc:
             error, cancelled = exc, False
@@ -148,7 +149,7 @@ class ObservedChat(ChatService):
             model=outcome.target.model if outcome is not None else None,
             requested_model=call.request.model or None, attempts=attempts,
             fallbacks=max(0, len(attempts) - 1),
-            total_ms=(self._clock() - facts.started) * 1000, upstream_ms=facts.upstream_s * 1000,
+            total_ms=(self._clock.monotonic() - facts.started) * 1000, upstream_ms=facts.upstream_s * 1000,
             ttft_ms=None if facts.ttft_s is None else facts.ttft_s * 1000,
             input_tokens=usage.input_tokens, cached_tokens=usage.cache_read_tokens,
             output_tokens=usage.output_tokens, reasoning_tokens=usage.reasoning_tokens,
@@ -182,17 +183,17 @@ class Exchange:
     __slots__ = ("_clock", "_closed", "_dispatch", "chat", "family", "method", "record", "request_id", "route",
                  "started")
 
-    def __init__(self, dispatch: Callable[[RequestRecord], None], clock: Callable[[], float], request_id: str,
+    def __init__(self, dispatch: Callable[[RequestRecord], None], clock: Clock, request_id: str,
                  method: str, route: str, family: str) -> None:
         self._dispatch, self._clock = dispatch, clock
         self.request_id, self.method, self.route, self.family = request_id, method, route, family
-        self.started = clock()
+        self.started = clock.monotonic()
         self.chat = False
         self.record: RequestRecord | None = None
         self._closed: tuple[int, str | None, Principal | None] | None = None
 
     def elapsed_ms(self) -> float:
-        return (self._clock() - self.started) * 1000
+        return (self._clock.monotonic() - self.started) * 1000
 
     def chat_report(self) -> Callable[[RequestRecord], None]:
         """The `ChatCall.report` of the chat this request runs: its record then comes from the use case."""

@@ -21,11 +21,11 @@ import hashlib
 import json
 import logging
 import re
-import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
 
+from application.clock import SYSTEM_CLOCK
 from application.request_config import RequestConfig
 from application.selection import Selection, Target, allowed_providers
 from application.settings import Endpoint, Settings
@@ -44,7 +44,7 @@ from domain.cache_key import (
 from domain.chat import ChatRequest, ChatResponse, StreamEnd, StreamEvent, TextDelta, collect_stream, response_events
 from domain.errors import ProxyError
 from domain.keys import Principal
-from domain.ports import Embedder, ResponseCache
+from domain.ports import Clock, Embedder, ResponseCache
 
 log = logging.getLogger(__name__)
 # The wire fields of a request that change its answer but are outside the domain form: {} for
@@ -119,14 +119,14 @@ class ResponseCaching:
 
     def __init__(self, settings: Settings, store: ResponseCache, embedder: Embedder | None = None,
                  residue: WireResidue = domain_only, namespace: str = "",
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Clock | None = None) -> None:
         self._settings = settings
         self._yaml = settings.prompt_cache
         self._store = store
         self._embedder = embedder
         self._residue = residue
         self._namespace = namespace
-        self._clock = clock
+        self._clock = clock or SYSTEM_CLOCK
 
     def plan(self, request: ChatRequest, family: Endpoint, config: RequestConfig, *,
              cache_control: str | None = None, principal: Principal | None = None) -> CachePlan | None:
@@ -201,7 +201,7 @@ class ResponseCaching:
             return
         probe = plan.semantic
         vector = await self._vector(probe) if probe is not None else None
-        entry = CachedResponse(for_storage(response), target.provider, target.model, stored_at=self._clock())
+        entry = CachedResponse(for_storage(response), target.provider, target.model, stored_at=self._clock.now())
         await self._store.put(plan.key, entry, plan.ttl_s, bucket=probe.bucket if probe and vector else None,
                               vector=vector)
 

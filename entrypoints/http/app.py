@@ -119,7 +119,7 @@ def create_app(container: Container, middlewares: Sequence[Middleware] = ()) -> 
     app = Application(router=router, services=services)
     openapi.register(router, app, version=_version())
     app.middlewares.append(gateway_middleware(settings.server.max_body_bytes, container.observers(),
-                                              spans=container.tracing()))
+                                              spans=container.tracing(), clock=container.clock()))
     access = access_middleware_for(container, settings)  # None when keys, usage and admin API are all off
     if access is not None:
         app.middlewares.append(access)

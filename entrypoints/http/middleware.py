@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Protocol
@@ -13,8 +12,10 @@ from typing import Protocol
 from blacksheep import Request, Response, StreamedContent
 from blacksheep.exceptions import MessageAborted
 
+from application.clock import SYSTEM_CLOCK
 from application.observation import Exchange
 from domain.errors import InvalidRequest, PayloadTooLarge, ServiceUnavailable, describe
+from domain.ports import Clock
 from domain.telemetry import Observers, RequestRecord
 from entrypoints.http.errors import error_response, family_for_path
 from entrypoints.http.io import SHUTTING_DOWN, is_shutdown_cancel
@@ -59,7 +60,7 @@ class ServerSpans(Protocol):
 
 
 def gateway_middleware(max_body_bytes: int, observers: Observers | None = None,
-                       clock: Callable[[], float] = time.perf_counter, spans: ServerSpans | None = None) -> Middleware:
+                       clock: Clock = SYSTEM_CLOCK, spans: ServerSpans | None = None) -> Middleware:
     dispatch = deferred(observers if observers is not None else Observers())
 
     async def middleware(request: Request, handler: Handler) -> Response:

@@ -73,17 +73,22 @@ def test_budget_spend_resets_when_the_period_rolls_over() -> None:
 
 
 class Clock:
-    def __init__(self) -> None:
-        self.now = NOW
+    """The Clock port at a settable datetime (`clock.at = ...`)."""
 
-    def __call__(self) -> datetime:
-        return self.now
+    def __init__(self) -> None:
+        self.at = NOW
+
+    def now(self) -> float:
+        return self.at.timestamp()
+
+    def monotonic(self) -> float:
+        return self.at.timestamp()
 
 
 @pytest.fixture
 def service() -> tuple[KeyService, InMemoryApiKeyStore, Clock]:
     store, clock = InMemoryApiKeyStore(), Clock()
-    return KeyService(store, now=clock), store, clock
+    return KeyService(store, clock=clock), store, clock
 
 
 async def test_issue_shows_the_plaintext_once_and_stores_only_its_hash(service) -> None:
@@ -118,7 +123,7 @@ async def test_verify_refuses_revoked_inactive_and_expired_keys(service) -> None
         with pytest.raises(AuthenticationFailed, match=state):
             await keys.verify(plaintext)
     await keys.verify(expiring.plaintext)
-    clock.now = NOW + timedelta(hours=1)
+    clock.at = NOW + timedelta(hours=1)
     with pytest.raises(AuthenticationFailed, match="expired"):
         await keys.verify(expiring.plaintext)
 

@@ -14,6 +14,7 @@ from domain.chat import StreamEnd, StreamEvent, StreamStart, TextDelta, Usage
 from domain.errors import UpstreamError
 from domain.keys import ApiKey
 from domain.usage import UsageRecord
+from tests.clock import FrozenClock
 
 NOW = datetime(2025, 5, 20, 12, tzinfo=UTC)
 CATALOG = Catalog([ModelInfo("up", "m", input_per_mtok=1.0, output_per_mtok=2.0)])
@@ -29,7 +30,7 @@ class Queue:
 
 def metering(charge: bool = False) -> tuple[Metering, Queue]:
     queue = Queue()
-    return Metering(queue, CATALOG, PendingSpend(), charge_credits=charge, now=lambda: NOW), queue
+    return Metering(queue, CATALOG, PendingSpend(), charge_credits=charge, clock=FrozenClock(NOW.timestamp())), queue
 
 
 def key(**fields: object) -> ApiKey:
