@@ -11,7 +11,7 @@ import orjson
 from blacksheep import Content, Request, Response
 
 from domain.chat import Family
-from domain.errors import STATUS, CircuitOpen, ErrorKind, RateLimited, UpstreamError, describe
+from domain.errors import STATUS, CircuitOpen, ErrorKind, LedgerOverloaded, RateLimited, UpstreamError, describe
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +80,7 @@ def error_body(family: Family, kind: ErrorKind, message: str, param: str | None 
 
 
 def retry_after_header(exc: BaseException) -> float | None:
-    if isinstance(exc, RateLimited | CircuitOpen):
+    if isinstance(exc, RateLimited | CircuitOpen | LedgerOverloaded):
         return exc.retry_after
     if isinstance(exc, UpstreamError) and exc.status == 429 and exc.retry_after:
         return exc.retry_after
