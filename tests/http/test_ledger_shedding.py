@@ -33,7 +33,8 @@ class StalledSink:
 async def test_a_stalled_ledger_sheds_metered_requests_with_503_and_retry_after(
         metered: Callable[..., Any], tmp_path: Path) -> None:  # noqa: F811
     # batch_size 1: the writer takes one record and stalls on it; the others wait in memory.
-    config = metered_config(tmp_path, usage={"shed_above": 2, "shed_retry_after_s": 3, "batch_size": 1})
+    config = metered_config(tmp_path, usage={"shed_above": 2, "shed_retry_after_s": 3, "batch_size": 1},
+                            telemetry={"metrics": {"enabled": True}})
     container = build_container(settings_from_dict(config))
     stalled = StalledSink(container.metering.usage_store())
     container.metering.usage_store.override(providers.Object(stalled))
@@ -62,6 +63,9 @@ async def test_a_stalled_ledger_sheds_metered_requests_with_503_and_retry_after(
     stalled.gate.set()
     rows = await gw.usage()
     assert len(rows) == admitted  # one row per admitted request, none for the shed ones
-    assert container.metering.usage_writer().stats()["shed"] == statuses.count(503) + 1
+    shed = statuses.count(503) + 1
+    assert container.metering.usage_writer().stats()["shed"] == shed
+    metrics = await (await gw.client.get("/metrics")).text()
+    assert f"adaptive_proxy_usage_requests_shed {float(shed)}" in metrics
     after = await gw.client.post("/v1/chat/completions", content=chat(), headers=bearer(key))
     assert after.status == 200
