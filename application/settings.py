@@ -335,6 +335,10 @@ class UsageSettings(Strict):
 
     enabled: bool | None = None
     queue_size: int = Field(10_000, gt=0)  # records held in memory before spilling to the file
+    # Shed load (503 ledger_overloaded, Retry-After) while this many records wait in memory and
+    # the store is answering: the writer cannot keep up. 0: never shed (spill instead).
+    shed_above: int = Field(2_000, ge=0)
+    shed_retry_after_s: int = Field(1, gt=0)
     batch_size: int = Field(500, gt=0)
     flush_interval_ms: int = Field(200, gt=0)
     spill_path: str = ""  # default: var/usage-spill.jsonl next to the embedded database

@@ -99,6 +99,15 @@ class CircuitOpen(ServiceUnavailable):
         self.retry_after = retry_after
 
 
+class LedgerOverloaded(ServiceUnavailable):
+    """The usage ledger cannot keep up: its writer's in-memory backlog is over the configured
+    bound while the store is answering. The request is refused before anything is served."""
+
+    def __init__(self, message: str, *, retry_after: float = 1.0) -> None:
+        super().__init__(message, code="ledger_overloaded")
+        self.retry_after = retry_after
+
+
 class UpstreamError(ProxyError):
     """A provider call failed. `retryable` says whether another try (or candidate) may succeed.
     Its kind is `upstream` (502), except for the statuses kept as they are (503, 529)."""

@@ -41,7 +41,7 @@ def usage_writer(settings: Settings, sink: UsageSink, engine: AsyncEngine,
     prepare = functools.partial(upgrade, engine) if settings.database.auto_migrate else None
     return BatchedUsageWriter(sink, spill_path(settings), queue_size=usage.queue_size, batch_size=usage.batch_size,
                               flush_interval_s=usage.flush_interval_ms / 1000, on_written=on_written,
-                              prepare=prepare, on_spilled=on_spilled)
+                              prepare=prepare, on_spilled=on_spilled, shed_above=usage.shed_above)
 
 
 async def metering_lifecycle(settings: Settings, engine: Callable[[], AsyncEngine],

@@ -6,6 +6,10 @@
 - When the deque is full (the store is down or slow) records are appended to a local JSON-lines
   spill file; once the store answers again the file is replayed and removed.
 - `drain` (shutdown) writes what it can and spills the rest, so no record is lost.
+- `overloaded()` is true while the store answers but the backlog is at `shed_above` or more:
+  the writer cannot keep up, and the request path sheds load (503) rather than let memory and
+  the spill file grow with the overload's length. During an outage (the last write failed) it
+  stays false: the spill file is what carries records through an outage.
 
 Nothing is written twice: every store skips record ids it already holds, so a replay after a
 crash, or a batch whose commit succeeded but whose acknowledgement was lost, is harmless.
@@ -64,10 +68,12 @@ class BatchedUsageWriter:
     def __init__(self, sink: UsageSink, spill_path: Path, *, queue_size: int = 10_000, batch_size: int = 500,
                  flush_interval_s: float = 0.2, on_written: Callable[[Sequence[UsageRecord]], None] | None = None,
                  prepare: Callable[[], Awaitable[None]] | None = None, max_backoff_s: float = 30.0,
-                 on_spilled: Callable[[Sequence[UsageRecord]], None] | None = None) -> None:
+                 on_spilled: Callable[[Sequence[UsageRecord]], None] | None = None, shed_above: int = 0) -> None:
         self._sink = sink
         self._spill = spill_path
         self._queue_size = queue_size
+        self._shed_above = shed_above  # 0: never shed
+        self._failing = False  # the last write (or prepare) failed: the store is down
         self._batch_size = batch_size
         self._interval = flush_interval_s
         self._on_written = on_written
@@ -85,6 +91,7 @@ class BatchedUsageWriter:
         self.spilled = 0
         self.rejected = 0
         self.failures = 0
+        self.shed = 0  # requests refused by the request path because overloaded() was true
 
     # --- the request path -------------------------------------------------------------------
 
@@ -95,6 +102,17 @@ class BatchedUsageWriter:
         self._buffer.append(record)
         if len(self._buffer) >= self._batch_size:
             self._wake.set()
+
+    def overloaded(self) -> bool:
+        """The store answers but the writer is `shed_above` records or more behind."""
+        return 0 < self._shed_above <= len(self._buffer) and not self._failing and not self._closed
+
+    def shed_request(self) -> bool:
+        """For the request path: True (and counted in stats' `shed`) when a request is to be refused."""
+        if self.overloaded():
+            self.shed += 1
+            return True
+        return False
 
     # --- lifecycle --------------------------------------------------------------------------
 
@@ -129,7 +147,7 @@ class BatchedUsageWriter:
                 self._spill_records(leftover)
 
     def stats(self) -> dict[str, Any]:
-        return {"queued": len(self._buffer), "written": self.written, "spilled": self.spilled,
+        return {"queued": len(self._buffer), "written": self.written, "spilled": self.spilled, "shed": self.shed,
                 "rejected": self.rejected, "failed_writes": self.failures, "spill_file": self._spill.exists()}
 
     def spill_bytes(self) -> int:
@@ -198,12 +216,14 @@ class BatchedUsageWriter:
 
     def _done(self, batch: list[UsageRecord]) -> None:
         self._inflight = []
+        self._failing = False
         self.written += len(batch)
         if self._on_written is not None:
             self._on_written(batch)
 
     def _failed(self, exc: BaseException) -> None:
         self.failures += 1
+        self._failing = True
         if self.failures == 1 or self.failures % 50 == 0:
             log.warning("usage writer: store unavailable (%s: %s); %d queued, spilling beyond %d",
                         type(exc).__name__, str(exc)[:200], len(self._buffer), self._queue_size)

@@ -92,6 +92,8 @@ class PrometheusMetrics:
                                    namespace=ns, registry=r, multiprocess_mode="livesum")
         self.usage_spilled = Gauge("usage_records_spilled", "Usage records spilled to the file (since start)",
                                    namespace=ns, registry=r, multiprocess_mode="livesum")
+        self.usage_shed = Gauge("usage_requests_shed", "Requests refused (503): the usage ledger could not keep up",
+                                namespace=ns, registry=r, multiprocess_mode="livesum")
         self.usage_failures = Gauge("usage_write_failures", "Failed usage batch writes (since start)",
                                     namespace=ns, registry=r, multiprocess_mode="livesum")
         self.spill_bytes = Gauge("usage_spill_file_bytes", "Size of the usage spill file", namespace=ns,
@@ -186,6 +188,7 @@ class PrometheusMetrics:
                 self.usage_written.set(usage.get("written", 0))
                 self.usage_spilled.set(usage.get("spilled", 0))
                 self.usage_failures.set(usage.get("failed_writes", 0))
+                self.usage_shed.set(usage.get("shed", 0))
             if "spill_bytes" in values:
                 self.spill_bytes.set(values["spill_bytes"])
             for component in ("redis", "database"):

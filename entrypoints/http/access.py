@@ -10,6 +10,8 @@ API all off, the request path does not pass through here at all.
   the request into `ChatCall.meter`; the chat use case (`application.metered_chat.MeteredChat`)
   reports the outcome to it and closes it at the end of a stream. With `auth.api_keys` on, the
   `AccessGate` admits the request first and the principal rides into `ChatCall.principal`.
+- Load shedding: while the usage writer cannot keep up (`usage.shed_above`), metered requests
+  are refused with 503 `ledger_overloaded` and `Retry-After` before anything is served or recorded.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from blacksheep.exceptions import MessageAborted
 
 from application.access import AccessGate
 from application.metering import Metering, RequestMeter
-from domain.errors import AuthenticationFailed, status_of
+from domain.errors import AuthenticationFailed, LedgerOverloaded, status_of
 from domain.errors import is_refusal as refused_input
 
 log = logging.getLogger(__name__)
@@ -85,7 +87,8 @@ def is_refusal(exc: BaseException) -> bool:
 
 
 def access_middleware(metering: Metering | None, gate: Callable[[], AccessGate] | None,
-                      admin_token: str) -> Middleware:
+                      admin_token: str, shed: Callable[[], bool] | None = None,
+                      shed_retry_after_s: float = 1.0) -> Middleware:
     async def middleware(request: Request, handler: Handler) -> Response:
         path = request.path
         if path.startswith("/admin"):
@@ -95,6 +98,9 @@ def access_middleware(metering: Metering | None, gate: Callable[[], AccessGate] 
             return await handler(request)
         if not is_metered(path):
             return await handler(request)
+        if shed is not None and shed():
+            raise LedgerOverloaded("the usage ledger cannot keep up with the load; retry shortly",
+                                   retry_after=shed_retry_after_s)
         meter = None
         if metering is not None:
             meter = metering.start(path, getattr(request, "request_id", ""), request_metadata(request))

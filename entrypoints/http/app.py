@@ -167,4 +167,5 @@ def access_middleware_for(container: Container, settings: Settings) -> Middlewar
     gate = container.metering.access_gate if settings.auth.api_keys else None
     if metering is None and gate is None and not settings.auth.admin_token:
         return None
-    return access_middleware(metering, gate, settings.auth.admin_token)
+    shed = container.metering.usage_writer().shed_request if metering is not None else None
+    return access_middleware(metering, gate, settings.auth.admin_token, shed, settings.usage.shed_retry_after_s)

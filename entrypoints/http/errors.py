@@ -12,7 +12,7 @@ from blacksheep import Content, Request, Response
 
 from adapters.wire.codecs import CODECS
 from domain.chat import Family
-from domain.errors import STATUS, CircuitOpen, ErrorKind, RateLimited, UpstreamError, describe
+from domain.errors import STATUS, CircuitOpen, ErrorKind, LedgerOverloaded, RateLimited, UpstreamError, describe
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +40,7 @@ def error_body(family: Family, kind: ErrorKind, message: str, param: str | None 
 
 
 def retry_after_header(exc: BaseException) -> float | None:
-    if isinstance(exc, RateLimited | CircuitOpen):
+    if isinstance(exc, RateLimited | CircuitOpen | LedgerOverloaded):
         return exc.retry_after
     if isinstance(exc, UpstreamError) and exc.status == 429 and exc.retry_after:
         return exc.retry_after

@@ -170,3 +170,37 @@ async def test_spilled_records_leave_the_pending_map_but_their_spend_still_count
     sink.down = False
     assert await w.flush()  # the queue, then the replayed spill file
     assert len(sink) == 10 and len(pending) == 0 and pending.for_org("acme") == 0
+
+
+async def test_a_backlog_over_shed_above_is_overloaded_while_the_store_answers(tmp_path: Path) -> None:
+    sink = FlakySink()
+    w = writer(sink, tmp_path, shed_above=3)
+    for i in range(2):
+        w.submit(record(i))
+    assert not w.shed_request()
+    w.submit(record(2))
+    assert w.overloaded() and w.shed_request() and w.stats()["shed"] == 1
+    assert await w.flush()
+    assert not w.overloaded() and len(sink) == 3
+
+
+async def test_an_outage_spills_instead_of_shedding(tmp_path: Path) -> None:
+    sink = FlakySink()
+    w = writer(sink, tmp_path, shed_above=2, queue_size=3)
+    sink.down = True
+    for i in range(2):
+        w.submit(record(i))
+    assert not await w.flush()  # the store is down: the spill file carries the records, no shedding
+    assert not w.overloaded()
+    for i in range(2, 6):
+        w.submit(record(i))
+    assert not w.overloaded() and w.spilled == 3
+    sink.down = False
+    assert await w.flush() and len(sink) == 6
+
+
+async def test_shed_above_zero_never_sheds(tmp_path: Path) -> None:
+    w = writer(FlakySink(), tmp_path, shed_above=0, queue_size=5)
+    for i in range(10):
+        w.submit(record(i))
+    assert not w.overloaded() and w.spilled == 5
