@@ -394,13 +394,14 @@ class Container(containers.DeclarativeContainer):
     # ledger and the gate are handed over as providers, None when usage recording / API keys are off.
     # Singleton: it holds only singletons and providers; building it per request was ~3 % of the
     # gateway's profile samples on a plain request (override collaborators before the first request).
-    chat_service = providers.Singleton(MeteredChat, settings=settings, registry=registry, executor=executor, clock=clock,
-                                     selector=selector, base=base_request_config, cache=cache.response_caching,
-                                     observers=observers, pricing=metering.pricing,
-                                     metering=providers.Callable(_when, settings.provided.usage_recording,
-                                                                 metering.metering.provider),
-                                     gate=providers.Callable(_when, settings.provided.auth.api_keys,
-                                                             metering.access_gate.provider))
+    chat_service = providers.Singleton(MeteredChat, settings=settings, registry=registry, executor=executor,
+                                       clock=clock, selector=selector, base=base_request_config,
+                                       cache=cache.response_caching,
+                                       observers=observers, pricing=metering.pricing,
+                                       metering=providers.Callable(_when, settings.provided.usage_recording,
+                                                                   metering.metering.provider),
+                                       gate=providers.Callable(_when, settings.provided.auth.api_keys,
+                                                               metering.access_gate.provider))
     embedding_service = providers.Factory(EmbeddingService, settings=settings, registry=registry,
                                           executor=executor, base=base_request_config)
     health_probes = providers.Callable(_probes, settings, redis, metering.engine.provider)
