@@ -17,14 +17,16 @@ this class then does all of it.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 from application.access import AccessGate
 from application.chat import ChatCall, ChatOutcome, StreamOutcome
 from application.metering import Metering, RequestMeter, metered_events
 from application.observation import ObservedChat
 from domain.errors import is_refusal, status_of
+
+Outcome = TypeVar("Outcome", ChatOutcome, StreamOutcome)
 
 
 class MeteredChat(ObservedChat):
@@ -54,32 +56,28 @@ class MeteredChat(ObservedChat):
         return opened
 
     async def complete(self, call: ChatCall) -> ChatOutcome:
-        opened = await self._open(call)
-        meter = call.meter
-        try:
-            outcome = await super().complete(call)
-        except BaseException as exc:
-            if opened and meter is not None:
-                _finish_failed(meter, exc)
-            raise
-        if meter is not None:
-            report(meter, outcome)
-            if opened:
-                meter.finish(200)
+        outcome, opened = await self._metered(call, super().complete)
+        if opened and call.meter is not None:
+            call.meter.finish(200)
         return outcome
 
     async def stream(self, call: ChatCall) -> StreamOutcome:
-        opened = await self._open(call)
-        meter = call.meter
-        try:
-            outcome = await super().stream(call)
-        except BaseException as exc:
-            if opened and meter is not None:
-                _finish_failed(meter, exc)
-            raise
-        if meter is not None:
-            report(meter, outcome)  # the meter follows the stream and closes when it ends
+        outcome, _ = await self._metered(call, super().stream)  # a stream's meter closes when it ends
         return outcome
+
+    async def _metered(self, call: ChatCall, run: Callable[[ChatCall], Awaitable[Outcome]]) -> tuple[Outcome, bool]:
+        """`run(call)` with the call admitted and metered; the outcome is reported to the meter.
+        True with it when this decorator opened the meter (and so must close it)."""
+        opened = await self._open(call)
+        try:
+            outcome = await run(call)
+        except BaseException as exc:
+            if opened and call.meter is not None:
+                _finish_failed(call.meter, exc)
+            raise
+        if call.meter is not None:
+            report(call.meter, outcome)
+        return outcome, opened
 
 
 def _finish_failed(meter: RequestMeter, exc: BaseException) -> None:

@@ -25,7 +25,7 @@ from application.metering import stream_usage
 from domain.catalog import Catalog
 from domain.chat import StreamEnd, StreamEvent, StreamStart, TextDelta, Usage
 from domain.credits import cost_usd
-from domain.errors import STATUS, ProxyError
+from domain.errors import STATUS, describe
 from domain.keys import Principal
 from domain.ports import Clock
 from domain.telemetry import Observers, RequestRecord
@@ -38,7 +38,9 @@ FAMILY_OF_ENDPOINT = {"chat_completions": "openai", "messages": "anthropic", "ge
 
 
 def error_status(exc: BaseException) -> tuple[int, str]:
-    kind = exc.kind if isinstance(exc, ProxyError) else "internal"
+    """(status, error kind) as the client is answered (domain.errors.describe: an all-429 fallback
+    is rate_limited, not upstream)."""
+    kind = describe(exc)[0]
     return STATUS[kind], kind
 
 

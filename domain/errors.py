@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Literal
 
+from domain.chat import Family
+
 ErrorKind = Literal[
     "invalid_request",  # 400
     "authentication",  # 401
@@ -207,3 +209,10 @@ def is_refusal(exc: BaseException) -> bool:
     """Bad input the gateway refused itself, before any upstream call: such a request is not
     recorded (no usage row, no credit transaction)."""
     return isinstance(exc, InvalidRequest | PayloadTooLarge | NotFound) and not isinstance(exc, UpstreamError)
+
+
+def status_for(family: Family, kind: ErrorKind) -> int:
+    """The HTTP status of `kind` in `family`: STATUS, except that only Anthropic has 529."""
+    if kind == "overloaded" and family != "anthropic":
+        return STATUS["unavailable"]
+    return STATUS[kind]

@@ -12,7 +12,7 @@ from blacksheep import Content, Request, Response
 
 from adapters.wire.codecs import CODECS
 from domain.chat import Family
-from domain.errors import STATUS, CircuitOpen, ErrorKind, LedgerOverloaded, RateLimited, UpstreamError, describe
+from domain.errors import CircuitOpen, ErrorKind, LedgerOverloaded, RateLimited, UpstreamError, describe, status_for
 
 log = logging.getLogger(__name__)
 
@@ -24,13 +24,6 @@ def family_for_path(path: str) -> Family:
             path.startswith("/v1/models/") and ":" in path):
         return "gemini"
     return "openai"
-
-
-def status_for(family: Family, kind: ErrorKind) -> int:
-    """The HTTP status of `kind` in `family`: STATUS, except that only Anthropic has 529."""
-    if kind == "overloaded" and family != "anthropic":
-        return STATUS["unavailable"]
-    return STATUS[kind]
 
 
 def error_body(family: Family, kind: ErrorKind, message: str, param: str | None = None,

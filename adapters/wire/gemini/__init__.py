@@ -10,7 +10,7 @@ from adapters.wire.gemini_response import encode_response
 from adapters.wire.gemini_stream import StreamEncoder
 from application.settings import Endpoint
 from domain.chat import ChatRequest, ChatResponse, Family
-from domain.errors import STATUS, ErrorKind
+from domain.errors import ErrorKind, status_for
 
 # google.rpc status per domain error kind, as google-genai reads it.
 GOOGLE_STATUS: dict[ErrorKind, str] = {
@@ -47,7 +47,6 @@ class GeminiCodec:
 
     def error_body(self, kind: ErrorKind, message: str, param: str | None = None,
                    code: str | None = None) -> dict[str, Any]:
-        status = STATUS["unavailable"] if kind == "overloaded" else STATUS[kind]  # only Anthropic has 529
-        return {"error": {"code": status, "message": message, "status": GOOGLE_STATUS[kind]}}
+        return {"error": {"code": status_for("gemini", kind), "message": message, "status": GOOGLE_STATUS[kind]}}
 
 CODEC: Codec = GeminiCodec()
