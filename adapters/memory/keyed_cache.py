@@ -7,12 +7,13 @@ O(per_bucket x dimensions). Nothing here awaits, so on one event loop each call 
 
 from __future__ import annotations
 
-import time
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Generic, TypeVar
 
+from application.clock import SYSTEM_CLOCK
 from domain.cache_key import CachedResponse, best_match, normalized
+from domain.ports import Clock
 from domain.route_cache import CachedRoute
 
 E = TypeVar("E")
@@ -20,7 +21,7 @@ E = TypeVar("E")
 
 class InMemoryKeyedCache(Generic[E]):
     def __init__(self, max_entries: int = 10_000, per_bucket: int = 32,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Clock = SYSTEM_CLOCK) -> None:
         self._max = max_entries
         self._per_bucket = per_bucket
         self._clock = clock
@@ -35,7 +36,7 @@ class InMemoryKeyedCache(Generic[E]):
         found = self._entries.get(key)
         if found is None:
             return None
-        if found[0] <= self._clock():
+        if found[0] <= self._clock.monotonic():
             self._drop(key)
             return None
         self._entries.move_to_end(key)
@@ -45,7 +46,7 @@ class InMemoryKeyedCache(Generic[E]):
                   vector: Sequence[float] | None = None) -> None:
         if key in self._entries:
             self._drop(key)
-        self._entries[key] = (self._clock() + ttl_s, entry, bucket if vector is not None else None)
+        self._entries[key] = (self._clock.monotonic() + ttl_s, entry, bucket if vector is not None else None)
         if bucket is not None and vector is not None:
             index = self._buckets.setdefault(bucket, OrderedDict())
             index[key] = tuple(normalized(vector))

@@ -3,23 +3,23 @@ processes. Memory per bucket is at most `limit` timestamps."""
 
 from __future__ import annotations
 
-import time
 from collections import deque
-from collections.abc import Callable
 
+from application.clock import SYSTEM_CLOCK
+from domain.ports import Clock
 from domain.ratelimit import MICROS, RateDecision, sliding_window
 
 MAX_BUCKETS = 100_000
 
 
 class InMemoryRateLimiter:
-    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, clock: Clock = SYSTEM_CLOCK) -> None:
         self._clock = clock
         self._buckets: dict[str, deque[int]] = {}
         self._longest_period = 0
 
     async def acquire(self, key: str, limit: int, period_s: float = 60.0) -> RateDecision:
-        now = int(self._clock() * MICROS)
+        now = int(self._clock.monotonic() * MICROS)
         period = int(period_s * MICROS)
         self._longest_period = max(self._longest_period, period)
         bucket = self._buckets.get(key)

@@ -23,16 +23,18 @@ import asyncio
 import base64
 import socket
 import ssl
-import time
 import urllib.parse
 import urllib.request
 from collections import deque
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 import httptools
 import httpx2
 import truststore
+
+from application.clock import SYSTEM_CLOCK
+from domain.ports import Clock
 
 _DEFAULT_TIMEOUT = 60.0
 _HIGH_WATER = 256 * 1024  # buffered, unread body bytes at which the socket stops being read
@@ -221,7 +223,7 @@ class _Body(httpx2.AsyncByteStream):
 class _Pool:
     """Idle connections for one origin, and a bound on how many are open at once."""
 
-    def __init__(self, limit: int, idle_expiry_s: float, clock: Callable[[], float]) -> None:
+    def __init__(self, limit: int, idle_expiry_s: float, clock: Clock) -> None:
         self.idle: deque[tuple[float, _Connection]] = deque()
         self.slots = asyncio.Semaphore(limit)
         self.idle_expiry_s = idle_expiry_s
@@ -230,14 +232,14 @@ class _Pool:
     def release(self, conn: _Connection) -> None:
         if conn.reusable():
             conn._reset()
-            self.idle.append((self.clock(), conn))
+            self.idle.append((self.clock.monotonic(), conn))
         else:
             conn.close()
         self.slots.release()
 
     def take(self) -> _Connection | None:
         """The most recently used live idle connection, closing any that idled too long."""
-        now = self.clock()
+        now = self.clock.monotonic()
         while self.idle:
             since, conn = self.idle.pop()
             if conn.closed:
@@ -280,7 +282,7 @@ def _proxy_for(scheme: str, host: str, port: int, proxies: Mapping[str, str]) ->
 class FastTransport(httpx2.AsyncBaseTransport):
     def __init__(self, max_connections_per_host: int = 512, ssl_context: ssl.SSLContext | None = None,
                  idle_expiry_s: float = 4.0, *, max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
-                 proxies: Mapping[str, str] | None = None, clock: Callable[[], float] = time.monotonic) -> None:
+                 proxies: Mapping[str, str] | None = None, clock: Clock = SYSTEM_CLOCK) -> None:
         self._limit = max_connections_per_host
         self._idle_expiry_s = idle_expiry_s
         self._max_body = max_response_bytes

@@ -51,7 +51,7 @@ class RedisRateLimiter:
         self._script = client.register_script(SLIDING_WINDOW_LUA)
         clock = clock or SystemClock()
         self._circuit = RedisCircuit(clock, retry_after_s, "rate limiter")
-        self._local = InMemoryRateLimiter(clock=clock.monotonic)
+        self._local = InMemoryRateLimiter(clock=clock)
 
     def status(self) -> dict[str, object]:
         if not self._circuit.degraded:

@@ -22,17 +22,18 @@ back to the built-in router.
 from __future__ import annotations
 
 import asyncio
-import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import httpx2
 import jwt
 import orjson
 
+from application.clock import SYSTEM_CLOCK
 from domain.catalog import ModelInfo
 from domain.errors import UpstreamError
+from domain.ports import Clock
 from domain.routing import RoutingDecision, RoutingInput, capable, decision_for
 
 ISSUER = "adaptive-proxy"
@@ -61,7 +62,7 @@ def _model_id(item: Any) -> str | None:
 
 class ExternalRouter:
     def __init__(self, url: str, jwt_secret: str, timeout_s: float, http_client: httpx2.AsyncClient,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Clock = SYSTEM_CLOCK) -> None:
         self._url = url
         self._secret = jwt_secret
         self._timeout_s = timeout_s
@@ -73,7 +74,7 @@ class ExternalRouter:
         return f"external:{self._url}"
 
     def token(self) -> str:
-        now = int(self._clock())
+        now = int(self._clock.now())
         claims = {"iss": ISSUER, "aud": AUDIENCE, "iat": now, "exp": now + TOKEN_LIFETIME_S,
                   "jti": uuid.uuid4().hex}
         return jwt.encode(claims, self._secret, algorithm="HS256")

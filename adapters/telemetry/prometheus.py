@@ -13,7 +13,6 @@ values in memory-mapped files there, and a scrape of any worker adds them all up
 from __future__ import annotations
 
 import os
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -27,6 +26,8 @@ from prometheus_client import (
     multiprocess,
 )
 
+from application.clock import SYSTEM_CLOCK
+from domain.ports import Clock
 from domain.telemetry import RequestRecord
 
 NAMESPACE = "adaptive_proxy"
@@ -48,7 +49,7 @@ def multiprocess_mode() -> bool:
 class PrometheusMetrics:
     """The gateway's metrics; `observe` is the request observer, `exposition` the scrape."""
 
-    def __init__(self, registry: CollectorRegistry | None = None, clock: Callable[[], float] = time.monotonic,
+    def __init__(self, registry: CollectorRegistry | None = None, clock: Clock = SYSTEM_CLOCK,
                  refresh_every_s: float = 1.0) -> None:
         self.registry = registry if registry is not None else CollectorRegistry(auto_describe=True)
         r, ns = self.registry, NAMESPACE
@@ -148,7 +149,7 @@ class PrometheusMetrics:
             self.router_decisions.labels(record.provider, record.model or "").inc()
             if record.best_cost_usd is not None and record.cost_usd is not None:
                 self.router_saved.inc(max(0.0, float(record.best_cost_usd - record.cost_usd)))
-        if self._clock() - self._refreshed >= self._refresh_every_s:
+        if self._clock.monotonic() - self._refreshed >= self._refresh_every_s:
             self.refresh()
 
     def _children_for(self, family: str, provider: str, model: str, selection: str, status: int) -> tuple[Any, ...]:
@@ -176,7 +177,7 @@ class PrometheusMetrics:
         self._state.append(state)
 
     def refresh(self) -> None:
-        self._refreshed = self._clock()
+        self._refreshed = self._clock.monotonic()
         for state in self._state:
             try:
                 values = state()

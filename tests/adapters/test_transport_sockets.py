@@ -12,14 +12,7 @@ import pytest
 from adapters.providers.errors import translate_transport_error
 from adapters.providers.transport import FastTransport, ResponseTooLarge
 from tests.adapters.raw_http import RawServer, Request, response
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
+from tests.clock import FrozenClock
 
 
 async def test_pool_bound_holds_under_concurrency() -> None:
@@ -65,14 +58,14 @@ async def test_pool_timeout_when_every_connection_is_busy() -> None:
 
 
 async def test_idle_connections_expire_by_the_clock() -> None:
-    clock = Clock()
+    clock = FrozenClock()
     async with RawServer() as server, httpx2.AsyncClient(
             transport=FastTransport(idle_expiry_s=4.0, clock=clock)) as http:
         await http.get(server.url())
-        clock.now += 3.9
+        clock.t += 3.9
         await http.get(server.url())
         assert server.connections == 1  # young enough: reused
-        clock.now += 4.1
+        clock.t += 4.1
         await http.get(server.url())
         assert server.connections == 2  # idled past the expiry: closed, a new one opened
         await asyncio.sleep(0.05)

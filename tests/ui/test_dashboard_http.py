@@ -15,6 +15,7 @@ from blacksheep.testing import TestClient
 
 from adapters.config import settings_from_dict
 from entrypoints.http.ui.session import LoginThrottle, UiSessions
+from tests.clock import FrozenClock
 from tests.http.conftest import gateway, slept
 
 __all__ = ["gateway", "slept"]
@@ -167,18 +168,18 @@ async def test_wrong_tokens_are_throttled(gateway: Callable[..., Any]) -> None:
 
 
 def test_the_throttle_window_passes() -> None:
-    now = [0.0]
-    throttle = LoginThrottle(max_failures=2, window_s=60, now=lambda: now[0])
+    clock = FrozenClock(0.0)
+    throttle = LoginThrottle(max_failures=2, window_s=60, clock=clock)
     throttle.failed("a")
     throttle.failed("a")
     assert throttle.blocked("a") and not throttle.blocked("b")
-    now[0] = 61.0
+    clock.t = 61.0
     assert not throttle.blocked("a")
 
 
 def test_sessions_expire_and_bind_csrf_to_the_session() -> None:
-    now = [1000.0]
-    sessions = UiSessions("tok", ttl_s=60, now=lambda: now[0])
+    clock = FrozenClock(1000.0)
+    sessions = UiSessions("tok", ttl_s=60, clock=clock)
     value, session = sessions.issue()
     other_value, other = sessions.issue()
     assert session.csrf != other.csrf and value != other_value
@@ -188,8 +189,8 @@ def test_sessions_expire_and_bind_csrf_to_the_session() -> None:
             self.cookies = {"ap_session": cookie}
 
     assert sessions.read(Req(value)) == session  # type: ignore[arg-type]
-    assert UiSessions("other-token", 60, lambda: now[0]).read(Req(value)) is None  # type: ignore[arg-type]
-    now[0] += 61
+    assert UiSessions("other-token", 60, clock).read(Req(value)) is None  # type: ignore[arg-type]
+    clock.t += 61
     assert sessions.read(Req(value)) is None  # type: ignore[arg-type]
 
 

@@ -25,6 +25,7 @@ from domain.errors import (
 )
 from domain.ratelimit import RateDecision
 from domain.usage import UsageRecord
+from tests.clock import FrozenClock
 
 
 def settings(**sections: Any) -> Settings:
@@ -37,8 +38,8 @@ class Setup:
         self.keys = KeyService(self.store)
         self.ledger = InMemoryCreditLedger()
         self.pending = PendingSpend()
-        self.now = [0.0]
-        self.limiter = InMemoryRateLimiter(clock=lambda: self.now[0])
+        self.clock = FrozenClock(0.0)
+        self.limiter = InMemoryRateLimiter(clock=self.clock)
         self.gate = AccessGate(config, self.keys, self.limiter, self.ledger, self.pending)
 
 
@@ -156,7 +157,7 @@ class Factory:
 
 
 async def test_provider_limits_wrap_only_providers_with_an_rpm_when_enabled() -> None:
-    limiter = InMemoryRateLimiter(clock=lambda: 0.0)
+    limiter = InMemoryRateLimiter(clock=FrozenClock(0.0))
     limited = ProviderSettings(kind="openai", api_key="k", rate_limit_rpm=1)
     free = ProviderSettings(kind="openai", api_key="k")
     off = RateLimitedProviderFactory(Factory(), limiter, RateLimitSettings())

@@ -10,6 +10,7 @@ import pytest
 
 from adapters.memory.rate_limiter import InMemoryRateLimiter
 from domain.ratelimit import MICROS, sliding_window
+from tests.clock import FrozenClock
 
 S = MICROS
 MINUTE = 60 * S
@@ -84,11 +85,11 @@ def test_property_at_most_limit_in_any_period_and_exact_retry_after(seed: int) -
 
 
 async def test_in_memory_limiter_keeps_buckets_apart() -> None:
-    now = [0.0]
-    limiter = InMemoryRateLimiter(clock=lambda: now[0])
+    clock = FrozenClock(0.0)
+    limiter = InMemoryRateLimiter(clock=clock)
     assert [(await limiter.acquire("a", 2)).allowed for _ in range(3)] == [True, True, False]
     assert (await limiter.acquire("b", 2)).allowed
-    now[0] = 30.0
+    clock.t = 30.0
     assert not (await limiter.acquire("a", 2)).allowed  # both of "a"'s requests are still in the window
-    now[0] = 60.0
+    clock.t = 60.0
     assert (await limiter.acquire("a", 2)).allowed

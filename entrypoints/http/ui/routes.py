@@ -8,7 +8,6 @@ session redirects to the login form, a data or state-changing request without on
 from __future__ import annotations
 
 import secrets
-import time
 from importlib import resources
 from typing import Any
 
@@ -72,9 +71,9 @@ class Dashboard:
             self.throttle.failed(client)
             return redirect("/ui/login?error=1")
         self.throttle.succeeded(client)
-        value, session = self.sessions.issue()
-        ttl = session.expires - int(time.time())
-        return redirect("/ui", [cookie(request, SESSION_COOKIE, value, ttl), cookie(request, LOGIN_COOKIE, "", 0)])
+        value, _ = self.sessions.issue()
+        return redirect("/ui", [cookie(request, SESSION_COOKIE, value, self.sessions.ttl_s),
+                                cookie(request, LOGIN_COOKIE, "", 0)])
 
     async def logout(self, request: Request) -> Response:
         checked = await self.checked_form(request)

@@ -12,11 +12,12 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-import time
-from collections.abc import Callable
 from dataclasses import dataclass
 
 from blacksheep import Request, Response
+
+from application.clock import SYSTEM_CLOCK
+from domain.ports import Clock
 
 SESSION_COOKIE = "ap_session"
 LOGIN_COOKIE = "ap_login"  # double-submit nonce for the login form (there is no session yet)
@@ -41,13 +42,17 @@ class Session:
 
 
 class UiSessions:
-    def __init__(self, admin_token: str, ttl_s: int, now: Callable[[], float] = time.time) -> None:
+    def __init__(self, admin_token: str, ttl_s: int, clock: Clock = SYSTEM_CLOCK) -> None:
         if not admin_token:
             raise ValueError("the dashboard needs auth.admin_token")
         self._token = admin_token.encode()
         self._key = hmac.new(self._token, b"adaptive-proxy dashboard session v1", hashlib.sha256).digest()
         self._ttl_s = ttl_s
-        self._now = now
+        self._clock = clock
+
+    @property
+    def ttl_s(self) -> int:
+        return self._ttl_s
 
     def _mac(self, message: str) -> str:
         return hmac.new(self._key, message.encode(), hashlib.sha256).hexdigest()
@@ -56,7 +61,7 @@ class UiSessions:
         return hmac.compare_digest(presented.encode(), self._token)
 
     def issue(self) -> tuple[str, Session]:
-        expires = int(self._now()) + self._ttl_s
+        expires = int(self._clock.now()) + self._ttl_s
         nonce = secrets.token_urlsafe(18)
         body = f"{expires}.{nonce}"
         return f"{body}.{self._mac(body)}", self._session(nonce, expires)
@@ -71,7 +76,7 @@ class UiSessions:
         expires_text, nonce, mac = value.split(".")
         if not hmac.compare_digest(mac, self._mac(f"{expires_text}.{nonce}")):
             return None
-        if not expires_text.isdigit() or int(expires_text) <= self._now():
+        if not expires_text.isdigit() or int(expires_text) <= self._clock.now():
             return None
         return self._session(nonce, int(expires_text))
 
@@ -87,16 +92,16 @@ class LoginThrottle:
     """Wrong admin tokens per client address: after `max_failures` within `window_s`, further
     attempts from that address are refused until the window has passed (bounded, per process)."""
 
-    def __init__(self, max_failures: int = 5, window_s: float = 60.0, now: Callable[[], float] = time.monotonic,
+    def __init__(self, max_failures: int = 5, window_s: float = 60.0, clock: Clock = SYSTEM_CLOCK,
                  max_clients: int = 10_000) -> None:
         self._max = max_failures
         self._window_s = window_s
-        self._now = now
+        self._clock = clock
         self._max_clients = max_clients
         self._failures: dict[str, list[float]] = {}
 
     def _recent(self, client: str) -> list[float]:
-        cutoff = self._now() - self._window_s
+        cutoff = self._clock.monotonic() - self._window_s
         recent = [t for t in self._failures.get(client, []) if t > cutoff]
         if recent:
             self._failures[client] = recent
@@ -110,7 +115,7 @@ class LoginThrottle:
     def failed(self, client: str) -> None:
         if client not in self._failures and len(self._failures) >= self._max_clients:
             self._failures.pop(next(iter(self._failures)))
-        self._failures.setdefault(client, []).append(self._now())
+        self._failures.setdefault(client, []).append(self._clock.monotonic())
 
     def succeeded(self, client: str) -> None:
         self._failures.pop(client, None)
