@@ -14,47 +14,29 @@
 from __future__ import annotations
 
 import contextlib
-import os
-import shutil
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import httpx
 import orjson
 import pytest
-import yaml
 
 from devtools.fake_upstream import FakeState, running_in_thread
+from tests.e2e.gateway_process import (  # noqa: F401  (re-exported for the tests of this directory)
+    READY_TIMEOUT_S,
+    Gateway,
+    _serve_command,
+    free_port,
+    launch,
+    wait_until_ready,
+)
 
-READY_TIMEOUT_S = 90.0  # generous: a loaded CI machine can take many seconds to import the SDKs
 UPSTREAM_KEY = "test-key"
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
-def wait_until_ready(url: str, process: subprocess.Popen[bytes] | None = None,
-                     timeout_s: float = READY_TIMEOUT_S) -> None:
-    """Poll `url` until any HTTP answer comes back (the process must stay alive meanwhile)."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if process is not None and process.poll() is not None:
-            raise RuntimeError(f"server exited with {process.returncode} before it was ready")
-        try:
-            httpx.get(url, timeout=0.5)
-            return
-        except httpx.TransportError:
-            time.sleep(0.05)
-    raise RuntimeError(f"{url} was not ready after {timeout_s}s")
 
 
 @dataclass
@@ -128,56 +110,23 @@ def gateway_config(fake_upstream: str) -> dict[str, Any]:
     return three_provider_config(fake_upstream)
 
 
-def _serve_command() -> list[str]:
-    script = Path(sys.executable).parent / "adaptive-proxy"
-    if script.exists():
-        return [str(script)]
-    found = shutil.which("adaptive-proxy")
-    if found:
-        return [found]
-    return [sys.executable, "-c", "from entrypoints.cli import main; main()"]
-
-
 @pytest.fixture(scope="session")
 def start_gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[[dict[str, Any]], str]]:
-    running: dict[bytes, tuple[str, subprocess.Popen[bytes], Path]] = {}
+    running: dict[bytes, Gateway] = {}
 
     def start(config: dict[str, Any]) -> str:
         key = orjson.dumps(config, option=orjson.OPT_SORT_KEYS)
-        if key in running:
-            return running[key][0]
-        workdir = tmp_path_factory.mktemp("gateway")
-        config_path = workdir / "config.yaml"
-        config_path.write_text(yaml.safe_dump(config))
-        port = free_port()
-        log_path = workdir / "gateway.log"
-        env = {k: v for k, v in os.environ.items() if not k.endswith("_API_KEY")}
-        with log_path.open("wb") as log:  # the child keeps its own copy of the descriptor
-            process = subprocess.Popen(
-                [*_serve_command(), "serve", "--config", str(config_path), "--host", "127.0.0.1",
-                 "--port", str(port)],
-                cwd=workdir, env=env, stdout=log, stderr=subprocess.STDOUT)
-        url = f"http://127.0.0.1:{port}"
-        try:
-            wait_until_ready(f"{url}/health", process)
-        except RuntimeError:
-            process.kill()
-            process.wait()
-            raise RuntimeError(f"gateway did not start:\n{log_path.read_text()[-4000:]}") from None
-        running[key] = (url, process, log_path)
-        return url
+        if key not in running:
+            running[key] = launch(config, tmp_path_factory.mktemp("gateway"))
+        return running[key].url
 
     yield start
-    for _, process, _ in running.values():
-        process.terminate()
-    for _, process, _ in running.values():
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-    leaks = [(path.name, line[:200]) for config_key, (_, _, path) in running.items()
-             for line in path.read_text(errors="replace").splitlines()
+    for gateway in running.values():
+        gateway.process.terminate()
+    for gateway in running.values():
+        gateway.stop(timeout_s=10)
+    leaks = [(gateway.log_path.name, line[:200]) for config_key, gateway in running.items()
+             for line in gateway.log().splitlines()
              if any(secret in line for secret in configured_secrets(orjson.loads(config_key)))]
     assert leaks == [], "a configured secret appears in a gateway's log"
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import signal
-import subprocess
 import threading
 import time
 from pathlib import Path
@@ -11,9 +10,9 @@ from typing import Any
 
 import openai
 import pytest
-import yaml
 
-from tests.e2e.conftest import _serve_command, free_port, three_provider_config, wait_until_ready
+from tests.e2e.conftest import three_provider_config
+from tests.e2e.gateway_process import launch
 
 pytestmark = pytest.mark.e2e
 MODEL = "fake_openai:gpt-4o-mini"
@@ -110,14 +109,10 @@ def test_models_list(base_url: str) -> None:
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
 def test_shutdown_lets_an_inflight_stream_finish(tmp_path: Path, fake_upstream: str, sig: signal.Signals) -> None:
     config = three_provider_config(fake_upstream, server={"log_level": "info", "shutdown_timeout_s": 10})
-    path = tmp_path / "config.yaml"
-    path.write_text(yaml.safe_dump(config))
-    port = free_port()
-    process = subprocess.Popen([*_serve_command(), "serve", "--config", str(path), "--port", str(port)],
-                               cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    gateway = launch(config, tmp_path)
+    process = gateway.process
     try:
-        wait_until_ready(f"http://127.0.0.1:{port}/health", process)
-        client = openai.OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key="k", max_retries=0)
+        client = openai.OpenAI(base_url=f"{gateway.url}/v1", api_key="k", max_retries=0)
         stream = client.chat.completions.create(
             model=MODEL, stream=True, messages=_user("w1 w2 w3 w4 w5 w6 [[fake:chunk_delay_ms=80]]"))
         first = next(iter(stream))
@@ -129,12 +124,10 @@ def test_shutdown_lets_an_inflight_stream_finish(tmp_path: Path, fake_upstream: 
         # a graceful drain is a clean exit: 0, not the re-raised signal (143 / 130)
         assert process.wait(timeout=15) == 0
         assert time.monotonic() - started < 10
-        log = process.stdout.read().decode() if process.stdout else ""
+        log = gateway.log()
         assert "Waiting for application shutdown." in log and "Finished server process" in log
         assert "Traceback" not in log
         with pytest.raises(openai.APIConnectionError):  # no longer accepting
             client.chat.completions.create(model=MODEL, messages=_user("late"))
     finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
+        gateway.stop(timeout_s=0)

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
-import subprocess
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,9 +20,9 @@ import httpx
 import orjson
 import pytest
 import uvicorn
-import yaml
 
-from tests.e2e.conftest import _serve_command, free_port, wait_until_ready
+from tests.e2e.conftest import free_port
+from tests.e2e.gateway_process import gateway_process
 
 PROVIDER_KEY = "Zq8Y3kP0wLx7RmT2vB9n"  # looks like no known key format: only exact redaction catches it
 ADMIN_TOKEN = "adm1n-T0ken-Qw7Er5Ty"
@@ -102,21 +100,8 @@ def _config(upstream: str) -> dict[str, Any]:
 @pytest.fixture(scope="module")
 def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
     workdir = tmp_path_factory.mktemp("secrets")
-    with _upstream() as upstream:
-        config = workdir / "config.yaml"
-        config.write_text(yaml.safe_dump(_config(upstream)))
-        log_path, port = workdir / "gateway.log", free_port()
-        env = {k: v for k, v in os.environ.items() if not k.endswith("_API_KEY")}
-        with log_path.open("wb") as log:
-            process = subprocess.Popen([*_serve_command(), "serve", "--config", str(config), "--host", "127.0.0.1",
-                                        "--port", str(port)], cwd=workdir, env=env, stdout=log,
-                                       stderr=subprocess.STDOUT)
-        try:
-            wait_until_ready(f"http://127.0.0.1:{port}/health", process)
-            yield f"http://127.0.0.1:{port}", log_path
-        finally:
-            process.terminate()
-            process.wait(timeout=10)
+    with _upstream() as upstream, gateway_process(_config(upstream), workdir) as gateway:
+        yield gateway.url, gateway.log_path
 
 
 def _calls() -> list[tuple[str, dict[str, Any]]]:

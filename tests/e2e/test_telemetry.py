@@ -4,8 +4,6 @@ requests (one worker and `--workers 2`), the cost/overhead/Server-Timing headers
 from __future__ import annotations
 
 import contextlib
-import os
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,10 +13,10 @@ import httpx
 import openai
 import orjson
 import pytest
-import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.e2e.conftest import _serve_command, free_port, three_provider_config, wait_until_ready
+from tests.e2e.conftest import three_provider_config
+from tests.e2e.gateway_process import gateway_process
 
 pytestmark = pytest.mark.e2e
 METRICS_TOKEN = "metrics-T0ken-9xQw2"
@@ -26,19 +24,8 @@ METRICS_TOKEN = "metrics-T0ken-9xQw2"
 
 @contextlib.contextmanager
 def serving(config: dict[str, Any], workdir: Path, *extra: str) -> Iterator[tuple[str, Path]]:
-    path, log_path, port = workdir / "config.yaml", workdir / "gateway.log", free_port()
-    path.write_text(yaml.safe_dump(config))
-    env = {k: v for k, v in os.environ.items() if not k.endswith("_API_KEY")}
-    with log_path.open("wb") as log:
-        process = subprocess.Popen([*_serve_command(), "serve", "--config", str(path), "--host", "127.0.0.1",
-                                    "--port", str(port), *extra], cwd=workdir, env=env, stdout=log,
-                                   stderr=subprocess.STDOUT)
-    try:
-        wait_until_ready(f"http://127.0.0.1:{port}/health", process)
-        yield f"http://127.0.0.1:{port}", log_path
-    finally:
-        process.terminate()
-        process.wait(timeout=20)
+    with gateway_process(config, workdir, *extra) as gateway:
+        yield gateway.url, gateway.log_path
 
 
 def scrape(url: str, token: str = METRICS_TOKEN) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:

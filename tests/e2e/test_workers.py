@@ -11,9 +11,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import yaml
 
-from tests.e2e.conftest import _serve_command, free_port, three_provider_config, wait_until_ready
+from tests.e2e.conftest import three_provider_config
+from tests.e2e.gateway_process import launch
 
 pytestmark = pytest.mark.e2e
 
@@ -50,24 +50,11 @@ def _socket_inodes(pid: int) -> set[int]:
 
 @pytest.fixture
 def two_workers(fake_upstream: str, tmp_path: Path) -> Iterator[tuple[int, subprocess.Popen[bytes]]]:
-    config = tmp_path / "config.yaml"
-    config.write_text(yaml.safe_dump(three_provider_config(fake_upstream)))
-    port = free_port()
-    with (tmp_path / "gateway.log").open("wb") as log:
-        process = subprocess.Popen([*_serve_command(), "serve", "--config", str(config), "--host", "127.0.0.1",
-                                    "--port", str(port), "--workers", "2"], cwd=tmp_path, stdout=log,
-                                   stderr=subprocess.STDOUT)
+    gateway = launch(three_provider_config(fake_upstream), tmp_path, "--workers", "2")
     try:
-        wait_until_ready(f"http://127.0.0.1:{port}/health", process)
-        yield port, process
+        yield gateway.port, gateway.process
     finally:
-        process.terminate()
-        try:
-            assert process.wait(timeout=30) == 0  # SIGTERM drains and exits 0
-        finally:
-            if process.poll() is None:
-                process.kill()
-                process.wait()
+        assert gateway.stop(timeout_s=30) == 0  # SIGTERM drains and exits 0
 
 
 def test_keep_alive_connections_spread_over_both_workers(two_workers: tuple[int, subprocess.Popen[bytes]]) -> None:
