@@ -69,7 +69,7 @@ def service(*, external: ScriptedExternal | None = None, cache: bool = True, emb
             clock: FrozenClock | None = None) -> tuple[RoutingService, InMemoryBreakerStore, FrozenClock]:
     clock = clock or FrozenClock()
     store = InMemoryBreakerStore()
-    routes = InMemoryRouteCache(max_entries=100, clock=clock.monotonic) if cache else None
+    routes = InMemoryRouteCache(max_entries=100, clock=clock) if cache else None
     routing = RoutingService(BuiltinRouter(Router(FLAT), "v1"), external=external,
                              guard=Guard(store, POLICY, clock), cache=routes, embedder=embedder)
     return routing, store, clock
@@ -129,7 +129,7 @@ async def test_with_per_model_breakers_only_the_cached_models_breaker_counts() -
     clock = FrozenClock()
     store = InMemoryBreakerStore()
     routing = RoutingService(BuiltinRouter(Router(FLAT)), guard=Guard(store, POLICY, clock, per_model=True),
-                             cache=InMemoryRouteCache(clock=clock.monotonic))
+                             cache=InMemoryRouteCache(clock=clock))
     await routing.route(MODELS, inp(), 1.0, options())
     for _ in range(POLICY.failure_threshold):
         await store.record("dear", False, POLICY, clock.now())  # a provider-wide key: not this model's
