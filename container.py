@@ -43,7 +43,7 @@ from adapters.sql.usage import SqlUsageStore
 from adapters.system_clock import SystemClock
 from adapters.telemetry import tracing_endpoint
 from adapters.telemetry.logs import AccessLog
-from adapters.wire.cache_residue import residue as wire_residue
+from adapters.wire.codecs import residue as wire_residue
 from application.access import AccessGate, RateLimitedProviderFactory
 from application.billing import BillingService
 from application.breaker_history import BreakerHistory, RecordingBreakerStore, TransitionLog

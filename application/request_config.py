@@ -25,7 +25,8 @@ from domain.errors import InvalidRequest
 
 M = TypeVar("M", bound=BaseModel)
 _KINDS = ("openai", "anthropic", "gemini")
-OVERRIDE_FIELDS = ("provider_configs", "fallback", "model_router", "prompt_cache")
+# Body fields that configure the gateway itself for one request; never sent upstream.
+OVERRIDE_FIELDS = frozenset({"provider_configs", "fallback", "model_router", "prompt_cache"})
 
 
 @dataclass(frozen=True, slots=True)

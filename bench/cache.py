@@ -32,9 +32,9 @@ from loadgen import Result, build_request, open_loop
 from run import BIN, free_port, wait_ready
 
 from adapters.memory.keyed_cache import InMemoryResponseCache
-from adapters.wire.cache_residue import residue
-from adapters.wire.openai_chat import parse_request
-from adapters.wire.openai_response import encode_response
+from adapters.wire.codecs import residue
+from adapters.wire.openai.request import parse_request
+from adapters.wire.openai.response import encode_response
 from application.request_config import base_config
 from application.response_cache import ResponseCaching
 from application.selection import Target

@@ -17,9 +17,8 @@ import httpx2
 from adapters.providers.direct import DirectSender, same_family_headers, sdk_headers
 from adapters.providers.sse import end_of_stream, json_chunks
 from adapters.redaction import redact_error
-from adapters.wire.anthropic_body import build_request, translated_body
-from adapters.wire.anthropic_response import parse_response
-from adapters.wire.anthropic_stream import StreamParser
+from adapters.wire.anthropic import CODEC
+from adapters.wire.anthropic.upstream import translated_body
 from domain.chat import ChatRequest, ChatResponse, StreamEvent
 from domain.errors import UpstreamError
 
@@ -43,12 +42,12 @@ class AnthropicProvider:
         return await self._send.post_json(path, body, same_family_headers(request, self.kind))
 
     async def complete(self, request: ChatRequest, model: str) -> ChatResponse:
-        return parse_response(await self._post_json("/v1/messages", build_request(request, model, stream=False),
-                                                    request))
+        body = CODEC.build_upstream(request, model, stream=False)
+        return CODEC.parse_upstream(await self._post_json("/v1/messages", body, request))
 
     async def stream(self, request: ChatRequest, model: str) -> AsyncIterator[StreamEvent]:
-        body = build_request(request, model, stream=True)
-        parser = StreamParser(self.name)
+        body = CODEC.build_upstream(request, model, stream=True)
+        parser = CODEC.stream_parser(self.name)
         response = await self._send.post("/v1/messages", body, stream=True,
                                          extra_headers=same_family_headers(request, self.kind))
         async with contextlib.aclosing(json_chunks(response, self.name)) as chunks:

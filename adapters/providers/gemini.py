@@ -1,6 +1,6 @@
 """Outbound calls to Gemini (or a Gemini-compatible server), with the headers google-genai sends.
 
-The body is built as camelCase JSON by adapters.wire.gemini_body and sent through the shared
+The body is built as camelCase JSON by adapters.wire.gemini.upstream and sent through the shared
 `httpx2` pool (`DirectSender`, as the OpenAI and Anthropic providers do); the reply is read with
 orjson (and, streaming, with the project's incremental SSE reader). No private member of the SDK
 is used: the gateway owns the request — URL `{base}/{version}/models/{model}:{method}`, the
@@ -25,9 +25,8 @@ from adapters.providers.direct import DirectSender, same_family_headers
 from adapters.providers.sse import end_of_stream, json_chunks
 from adapters.redaction import redact_error
 from adapters.wire import embeddings
-from adapters.wire.gemini_body import build_request, count_body
-from adapters.wire.gemini_response import parse_response
-from adapters.wire.gemini_stream import StreamParser
+from adapters.wire.gemini import CODEC
+from adapters.wire.gemini.upstream import count_body
 from domain.chat import ChatRequest, ChatResponse, StreamEvent
 from domain.embeddings import EmbeddingRequest, Embeddings
 from domain.errors import UpstreamError
@@ -89,12 +88,12 @@ class GeminiProvider:
         return await self._send.post_json("/" + path, body, same_family_headers(request, self.kind))
 
     async def complete(self, request: ChatRequest, model: str) -> ChatResponse:
-        payload = await self._post_json(f"{model_path(model)}:generateContent", build_request(request), request)
-        return parse_response(payload)
+        body = CODEC.build_upstream(request, model, stream=False)
+        return CODEC.parse_upstream(await self._post_json(f"{model_path(model)}:generateContent", body, request))
 
     async def stream(self, request: ChatRequest, model: str) -> AsyncIterator[StreamEvent]:
-        body = build_request(request)
-        parser = StreamParser(self.name)
+        body = CODEC.build_upstream(request, model, stream=True)
+        parser = CODEC.stream_parser(self.name)
         sent = await self._send.post(f"/{model_path(model)}:streamGenerateContent?alt=sse", body, stream=True,
                                      extra_headers=same_family_headers(request, self.kind))
         async with contextlib.aclosing(json_chunks(sent, self.name)) as chunks:

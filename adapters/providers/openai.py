@@ -18,8 +18,7 @@ from adapters.providers.direct import DirectSender, same_family_headers, sdk_hea
 from adapters.providers.sse import end_of_stream, json_chunks
 from adapters.redaction import redact, redact_error
 from adapters.wire import embeddings
-from adapters.wire.openai_chat import build_request
-from adapters.wire.openai_response import StreamParser, parse_response
+from adapters.wire.openai import CODEC
 from adapters.wire.responses import upstream as responses
 from domain.chat import ChatRequest, ChatResponse, StreamEvent
 from domain.embeddings import EmbeddingRequest, Embeddings
@@ -48,18 +47,18 @@ class OpenAIProvider:
         if self._passthrough(request) and request.raw is not None:
             body = responses.upstream_request(request.raw, model, stream=False)
             return responses.parse_response(await self._send.post_json("/responses", body), self.name)
-        return parse_response(await self._send.post_json("/chat/completions",
-                                                         build_request(request, model, stream=False),
-                                                         same_family_headers(request, self.kind)))
+        body = CODEC.build_upstream(request, model, stream=False)
+        return CODEC.parse_upstream(await self._send.post_json("/chat/completions", body,
+                                                               same_family_headers(request, self.kind)))
 
     async def stream(self, request: ChatRequest, model: str) -> AsyncIterator[StreamEvent]:
         if self._passthrough(request) and request.raw is not None:
             async for event in self._relay(request.raw, model):
                 yield event
             return
-        response = await self._send.post("/chat/completions", build_request(request, model, stream=True),
+        response = await self._send.post("/chat/completions", CODEC.build_upstream(request, model, stream=True),
                                          stream=True, extra_headers=same_family_headers(request, self.kind))
-        parser = StreamParser()
+        parser = CODEC.stream_parser(self.name)
         async with contextlib.aclosing(json_chunks(response, self.name)) as chunks:
             async for chunk in chunks:
                 if chunk.get("error"):

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator, AsyncIterator
-from typing import Any, Protocol
+from typing import Any
 
 import httpx2
 import orjson
 
 from adapters.providers.errors import translate_transport_error
+from adapters.wire.codec import StreamParsing
 from domain.chat import StreamEnd
 from domain.errors import UpstreamError
 
@@ -52,19 +53,7 @@ async def json_chunks(response: httpx2.Response, provider: str) -> AsyncGenerato
         await response.aclose()
 
 
-class StreamState(Protocol):
-    """What every family's stream parser knows once the provider's stream has ended."""
-
-    @property
-    def started(self) -> bool: ...
-
-    @property
-    def finish(self) -> object: ...
-
-    def end(self) -> StreamEnd: ...
-
-
-def end_of_stream(parser: StreamState, provider: str) -> StreamEnd:
+def end_of_stream(parser: StreamParsing, provider: str) -> StreamEnd:
     """The final event of a stream that ended properly; a stream that stopped short is an error."""
     if not parser.started:
         raise UpstreamError("provider stream ended before any data", provider=provider)

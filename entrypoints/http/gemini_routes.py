@@ -14,7 +14,7 @@ from blacksheep import Request, Response
 from blacksheep.server.routing import Router
 
 from adapters.wire.gemini import CODEC
-from adapters.wire.gemini_request import get
+from adapters.wire.gemini.request import get
 from application.chat import ChatCall, ChatService
 from domain.errors import InvalidRequest, NotFound
 from entrypoints.http.chat_routes import handle_chat

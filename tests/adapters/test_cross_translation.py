@@ -16,18 +16,18 @@ from typing import Any
 import orjson
 import pytest
 
-from adapters.wire import (
-    anthropic_body,
-    anthropic_request,
-    anthropic_response,
-    anthropic_stream,
-    gemini_body,
-    gemini_request,
-    gemini_response,
-    gemini_stream,
-    openai_chat,
-    openai_response,
-)
+from adapters.wire.anthropic import request as anthropic_request
+from adapters.wire.anthropic import response as anthropic_response
+from adapters.wire.anthropic import stream as anthropic_stream
+from adapters.wire.anthropic import upstream as anthropic_body
+from adapters.wire.gemini import request as gemini_request
+from adapters.wire.gemini import response as gemini_response
+from adapters.wire.gemini import stream as gemini_stream
+from adapters.wire.gemini import upstream as gemini_body
+from adapters.wire.openai import request as openai_request
+from adapters.wire.openai import response as openai_response
+from adapters.wire.openai import stream as openai_stream
+from adapters.wire.openai import upstream as openai_upstream
 from domain.chat import (
     ChatRequest,
     ChatResponse,
@@ -46,7 +46,7 @@ RESPONSES = orjson.loads((FIXTURES / "responses_tools.json").read_bytes())
 
 def parse_inbound(family: str, body: dict[str, Any]) -> ChatRequest:
     if family == "openai":
-        return openai_chat.parse_request(body)
+        return openai_request.parse_request(body)
     if family == "anthropic":
         return anthropic_request.parse_request(body)
     return gemini_request.parse_request(body, "any", stream=False)
@@ -54,7 +54,7 @@ def parse_inbound(family: str, body: dict[str, Any]) -> ChatRequest:
 
 def build_outbound(kind: str, request: ChatRequest) -> dict[str, Any]:
     if kind == "openai":
-        return openai_chat.build_request(request, "target", stream=False)
+        return openai_upstream.build_request(request, "target", stream=False)
     if kind == "anthropic":
         return anthropic_body.build_request(request, "target", stream=False)
     return gemini_body.build_request(request)
@@ -167,13 +167,13 @@ def read_sse(raw: bytes) -> list[dict[str, Any]]:
 
 
 def parser_for(family: str) -> Any:
-    return {"openai": openai_response.StreamParser, "anthropic": anthropic_stream.StreamParser,
+    return {"openai": openai_stream.StreamParser, "anthropic": anthropic_stream.StreamParser,
             "gemini": gemini_stream.StreamParser}[family]()
 
 
 def encoder_for(family: str) -> Callable[[StreamEvent], bytes]:
     if family == "openai":
-        return openai_response.StreamEncoder("prov", include_usage=True).encode
+        return openai_stream.StreamEncoder("prov", include_usage=True).encode
     if family == "anthropic":
         return anthropic_stream.StreamEncoder().encode
     return gemini_stream.StreamEncoder(sse=True).encode

@@ -7,11 +7,11 @@ from pathlib import Path
 import orjson
 import pytest
 
-from adapters.wire import anthropic_body as abody
-from adapters.wire import anthropic_request as areq
-from adapters.wire import anthropic_response as aresp
-from adapters.wire import anthropic_stream as astream
-from adapters.wire.openai_chat import parse_request as parse_openai
+from adapters.wire.anthropic import request as areq
+from adapters.wire.anthropic import response as aresp
+from adapters.wire.anthropic import stream as astream
+from adapters.wire.anthropic import upstream as abody
+from adapters.wire.openai.request import parse_request as parse_openai
 from domain.chat import (
     ChatRequest,
     ChatResponse,

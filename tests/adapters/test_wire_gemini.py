@@ -7,13 +7,14 @@ from pathlib import Path
 import orjson
 import pytest
 
-from adapters.wire import anthropic_stream, openai_response
-from adapters.wire import gemini_body as gbody
-from adapters.wire import gemini_request as greq
-from adapters.wire import gemini_response as gresp
-from adapters.wire import gemini_stream as gstream
+from adapters.wire.anthropic import stream as anthropic_stream
+from adapters.wire.gemini import request as greq
+from adapters.wire.gemini import response as gresp
+from adapters.wire.gemini import stream as gstream
+from adapters.wire.gemini import upstream as gbody
 from adapters.wire.json_schema import from_gemini, to_gemini
-from adapters.wire.openai_chat import parse_request as parse_openai
+from adapters.wire.openai import stream as openai_stream
+from adapters.wire.openai.request import parse_request as parse_openai
 from domain.chat import (
     ChatRequest,
     ChatResponse,
@@ -395,6 +396,6 @@ def test_thought_signatures_go_back_to_gemini_clients_only() -> None:
     assert signed == [{"functionCall": {"id": signed[0]["functionCall"]["id"], "name": "get_weather",
                                         "args": {"city": "Paris", "unit": "c"}}, "thoughtSignature": "CpQB"}]
     anthropic_encoder = anthropic_stream.StreamEncoder()
-    openai_encoder = openai_response.StreamEncoder("p", include_usage=True)
+    openai_encoder = openai_stream.StreamEncoder("p", include_usage=True)
     for encode in (anthropic_encoder.encode, openai_encoder.encode):
         assert b"CpQB" not in b"".join(encode(e) for e in events)

@@ -10,8 +10,8 @@ import httpx
 import orjson
 import pytest
 
-from adapters.wire.anthropic_request import parse_request as parse_messages
-from adapters.wire.gemini_request import parse_request as parse_gemini
+from adapters.wire.anthropic.request import parse_request as parse_messages
+from adapters.wire.gemini.request import parse_request as parse_gemini
 from tests.e2e.conftest import FakeUpstream
 
 FIXTURES = Path(__file__).parent / "fixtures"

@@ -19,7 +19,7 @@ from google import genai
 from google.genai import errors as genai_errors
 from google.genai import types as gtypes
 
-from adapters.wire.anthropic_body import JSON_INSTRUCTION
+from adapters.wire.anthropic.upstream import JSON_INSTRUCTION
 from tests.e2e.conftest import three_provider_config
 
 pytestmark = pytest.mark.e2e

@@ -7,8 +7,10 @@ from typing import Any
 
 import pytest
 
-from adapters.wire import anthropic_request, gemini_request, openai_chat
-from adapters.wire.cache_residue import residue
+from adapters.wire.anthropic import request as anthropic_request
+from adapters.wire.codecs import residue
+from adapters.wire.gemini import request as gemini_request
+from adapters.wire.openai import request as openai_request
 from application.response_cache import cache_directives
 from domain.cache_key import (
     KeyContext,
@@ -77,7 +79,7 @@ def test_tool_call_ids_are_renumbered_so_random_ids_still_hit() -> None:
 
 def test_the_same_conversation_through_three_families_shares_one_entry() -> None:
     text = "What is the capital of France?"
-    openai = openai_chat.parse_request({"model": "openai:gpt-4o-mini", "temperature": 0, "max_tokens": 50,
+    openai = openai_request.parse_request({"model": "openai:gpt-4o-mini", "temperature": 0, "max_tokens": 50,
                                         "messages": [{"role": "system", "content": "Be brief."},
                                                      {"role": "user", "content": text}]})
     anthropic = anthropic_request.parse_request({"model": "openai:gpt-4o-mini", "temperature": 0,
@@ -200,7 +202,7 @@ def test_cache_control_directives(header: str | None, expected: tuple[bool, bool
 
 
 def _openai(**extra: Any) -> ChatRequest:
-    return openai_chat.parse_request({"model": "m", "messages": [{"role": "user", "content": "hi"}], **extra})
+    return openai_request.parse_request({"model": "m", "messages": [{"role": "user", "content": "hi"}], **extra})
 
 
 def test_openai_sampling_fields_outside_the_domain_join_the_key_and_shape_changes_are_not_cached() -> None:
@@ -215,10 +217,10 @@ def test_openai_sampling_fields_outside_the_domain_join_the_key_and_shape_change
 def test_openai_content_the_domain_drops_is_never_cached() -> None:
     body = {"model": "m", "messages": [{"role": "user", "content": [
         {"type": "text", "text": "summarise"}, {"type": "file", "file": {"file_id": "file-1"}}]}]}
-    assert residue(openai_chat.parse_request(body)) is None
+    assert residue(openai_request.parse_request(body)) is None
     late_system = {"model": "m", "messages": [{"role": "user", "content": "hi"},
                                               {"role": "system", "content": "now be rude"}]}
-    assert residue(openai_chat.parse_request(late_system)) is None
+    assert residue(openai_request.parse_request(late_system)) is None
 
 
 def test_anthropic_documents_server_tools_and_thinking() -> None:

@@ -8,10 +8,13 @@ from typing import Any
 
 import pytest
 
-from adapters.wire import anthropic_body, anthropic_request, gemini_body, openai_chat
-from adapters.wire import anthropic_response as aresp
-from adapters.wire import gemini_response as gresp
-from adapters.wire import openai_response as oresp
+from adapters.wire.anthropic import request as anthropic_request
+from adapters.wire.anthropic import response as aresp
+from adapters.wire.anthropic import upstream as anthropic_body
+from adapters.wire.gemini import response as gresp
+from adapters.wire.gemini import upstream as gemini_body
+from adapters.wire.openai import response as oresp
+from adapters.wire.openai import upstream as openai_upstream
 from application.metering import Metering, PendingSpend
 from domain.cache_key import CachedResponse, served_from_cache
 from domain.catalog import Catalog, ModelInfo
@@ -111,7 +114,7 @@ def test_cache_control_passes_unchanged_to_anthropic_and_is_dropped_elsewhere() 
     assert same_family["system"] == MARKED["system"] and same_family["messages"] == MARKED["messages"]
     translated = anthropic_body.translated_body(request)
     assert translated["messages"][0]["content"][0]["cache_control"] == {"type": "ephemeral", "ttl": "1h"}
-    assert "cache_control" not in str(openai_chat.build_request(request, "gpt", stream=False))
+    assert "cache_control" not in str(openai_upstream.build_request(request, "gpt", stream=False))
     assert "cache_control" not in str(gemini_body.build_request(request))
 
 

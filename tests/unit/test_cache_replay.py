@@ -13,7 +13,9 @@ import orjson
 import pytest
 
 from adapters.memory.keyed_cache import InMemoryResponseCache
-from adapters.wire import anthropic_stream, gemini_stream, openai_response
+from adapters.wire.anthropic import stream as anthropic_stream
+from adapters.wire.gemini import stream as gemini_stream
+from adapters.wire.openai import stream as openai_stream
 from application.response_cache import CacheHit, ResponseCaching
 from application.settings import PromptCacheSettings, Settings
 from domain.cache_key import CachedResponse
@@ -62,7 +64,7 @@ async def test_replay_is_immediate_unless_a_delay_is_configured() -> None:
 
 
 async def test_openai_replay_parses_in_the_openai_sdk() -> None:
-    body = await encoded(openai_response.StreamEncoder("fake_openai", include_usage=True).encode)
+    body = await encoded(openai_stream.StreamEncoder("fake_openai", include_usage=True).encode)
     assert body.endswith(b"data: [DONE]\n\n")
     client = openai.OpenAI(api_key="k", base_url="http://gw/v1",
                            http_client=httpx2.Client(transport=sse_client_transport(body)))
@@ -116,7 +118,7 @@ async def test_an_entry_written_from_one_family_replays_in_another() -> None:
     upstream = (b'data: {"id":"c1","model":"m","created":1,"choices":[{"index":0,"delta":{"content":"Hi "}}]}\n\n'
                 b'data: {"id":"c1","model":"m","choices":[{"index":0,"delta":{"content":"there"},'
                 b'"finish_reason":"stop"}]}\n\n')
-    parser = openai_response.StreamParser()
+    parser = openai_stream.StreamParser()
     events = [e for line in upstream.split(b"\n\n") if line for e in parser.feed(orjson.loads(line[6:]))]
     stored = collect_stream([*events, parser.end()])
     hit = CacheHit(CachedResponse(stored, "fake_openai", "m"), "exact")

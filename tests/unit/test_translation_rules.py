@@ -6,11 +6,11 @@ import base64
 
 import pytest
 
-from adapters.wire.anthropic_request import parse_request as parse_messages
+from adapters.wire.anthropic.request import parse_request as parse_messages
 from adapters.wire.base64_data import standard_base64
-from adapters.wire.gemini_request import parse_request as parse_gemini
+from adapters.wire.gemini.request import parse_request as parse_gemini
 from adapters.wire.json_schema import from_gemini, lower_types
-from adapters.wire.openai_chat import parse_request as parse_openai
+from adapters.wire.openai.request import parse_request as parse_openai
 from adapters.wire.untranslated import check_translation, translation_notes
 from domain.cache_key import reported_cache_tier
 from domain.errors import InvalidRequest, UpstreamError

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from adapters.wire.anthropic_request import parse_request
-from adapters.wire.anthropic_response import encode_response
-from adapters.wire.anthropic_stream import StreamEncoder
-from adapters.wire.codec import Codec, StreamEncoding
+from adapters.wire.anthropic.request import parse_request
+from adapters.wire.anthropic.residue import residue as body_residue
+from adapters.wire.anthropic.response import encode_response, parse_response
+from adapters.wire.anthropic.stream import StreamEncoder, StreamParser
+from adapters.wire.anthropic.upstream import build_request
+from adapters.wire.codec import Codec, StreamEncoding, StreamParsing
 from application.settings import Endpoint
 from domain.chat import ChatRequest, ChatResponse, Family
 from domain.errors import ErrorKind
@@ -42,9 +44,21 @@ class AnthropicCodec:
     def stream_encoder(self, request: ChatRequest, provider: str, *, sse: bool = True) -> StreamEncoding:
         return StreamEncoder(provider)
 
-
     def error_body(self, kind: ErrorKind, message: str, param: str | None = None,
                    code: str | None = None) -> dict[str, Any]:
         return {"type": "error", "error": {"type": ERROR_TYPE.get(kind, "api_error"), "message": message}}
+
+    def build_upstream(self, request: ChatRequest, model: str, *, stream: bool) -> dict[str, Any]:
+        return build_request(request, model, stream=stream)
+
+    def parse_upstream(self, body: dict[str, Any]) -> ChatResponse:
+        return parse_response(body)
+
+    def stream_parser(self, provider: str) -> StreamParsing:
+        return StreamParser(provider)
+
+    def residue(self, body: dict[str, Any]) -> dict[str, Any]:
+        return body_residue(body)
+
 
 CODEC: Codec = AnthropicCodec()

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from adapters.wire.codec import Codec, StreamEncoding
-from adapters.wire.openai_chat import parse_request
-from adapters.wire.openai_response import StreamEncoder, encode_response
+from adapters.wire.codec import Codec, StreamEncoding, StreamParsing
+from adapters.wire.openai.request import parse_request
+from adapters.wire.openai.residue import residue as body_residue
+from adapters.wire.openai.response import encode_response, parse_response
+from adapters.wire.openai.stream import StreamEncoder, StreamParser
+from adapters.wire.openai.upstream import build_request
 from application.settings import Endpoint
 from domain.chat import ChatRequest, ChatResponse, Family
 from domain.errors import ErrorKind
@@ -38,10 +41,22 @@ class OpenAICodec:
     def stream_encoder(self, request: ChatRequest, provider: str, *, sse: bool = True) -> StreamEncoding:
         return StreamEncoder(provider, request.include_usage)
 
-
     def error_body(self, kind: ErrorKind, message: str, param: str | None = None,
                    code: str | None = None) -> dict[str, Any]:
         return {"error": {"message": message, "type": ERROR_TYPE.get(kind, "api_error"), "param": param,
                           "code": code}}
+
+    def build_upstream(self, request: ChatRequest, model: str, *, stream: bool) -> dict[str, Any]:
+        return build_request(request, model, stream=stream)
+
+    def parse_upstream(self, body: dict[str, Any]) -> ChatResponse:
+        return parse_response(body)
+
+    def stream_parser(self, provider: str) -> StreamParsing:
+        return StreamParser()
+
+    def residue(self, body: dict[str, Any]) -> dict[str, Any]:
+        return body_residue(body)
+
 
 CODEC: Codec = OpenAICodec()

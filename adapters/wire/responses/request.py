@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 import orjson
 
-from adapters.wire.openai_chat import GATEWAY_FIELDS
+from application.request_config import OVERRIDE_FIELDS
 from domain.chat import (
     ChatRequest,
     Family,
@@ -34,7 +34,7 @@ _EFFORTS: dict[str, ReasoningEffort | None] = {
 _NAMESPACE_JOIN = "__"
 # Not sent to a provider that has the Responses API: the gateway's own fields, and
 # previous_response_id (the gateway keeps conversations: the history goes as input items).
-_NOT_FORWARDED = GATEWAY_FIELDS | {"previous_response_id"}
+_NOT_FORWARDED = OVERRIDE_FIELDS | {"previous_response_id"}
 # A custom (free-form) tool is offered to non-Responses providers as a function with one string.
 _CUSTOM_PARAMETERS = {"type": "object", "properties": {"input": {"type": "string"}}, "required": ["input"]}
 

@@ -92,6 +92,8 @@ def parse_response(payload: dict[str, Any], provider: str = "") -> ChatResponse:
 class StreamParser:
     """Upstream Responses events → each event as a RawEvent, followed by its domain meaning."""
 
+    stopped = False  # the stream ends with the connection after `response.completed`
+
     def __init__(self, provider: str) -> None:
         self.provider = provider
         self.started = False

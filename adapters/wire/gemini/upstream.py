@@ -14,10 +14,10 @@ from typing import Any
 import orjson
 
 from adapters.wire.json_schema import to_gemini
-from adapters.wire.openai_chat import GATEWAY_FIELDS
 from adapters.wire.reasoning import thinking_budget
 from adapters.wire.tool_arguments import arguments_object
 from adapters.wire.untranslated import check_translation
+from application.request_config import OVERRIDE_FIELDS
 from domain.chat import ChatRequest, ImagePart, Message, Part, TextPart, ToolChoice
 from domain.errors import InvalidRequest
 
@@ -111,7 +111,7 @@ def _wire_tool_config(choice: ToolChoice | None) -> dict[str, Any] | None:
 def build_request(request: ChatRequest) -> dict[str, Any]:
     """The camelCase body to send a Gemini provider (the model and streaming go in the URL)."""
     if request.raw_family == "gemini" and request.raw is not None:
-        return {k: v for k, v in request.raw.items() if k not in GATEWAY_FIELDS and k not in ("model", "stream")}
+        return {k: v for k, v in request.raw.items() if k not in OVERRIDE_FIELDS and k not in ("model", "stream")}
     if request.n != 1:
         raise InvalidRequest(f"n={request.n} is not supported when translating to Gemini (one reply per request)",
                              param="n", code="invalid_value")

@@ -17,8 +17,8 @@ from typing import Any
 
 import orjson
 
-from adapters.wire.gemini_request import get
-from adapters.wire.gemini_response import (
+from adapters.wire.gemini.request import get
+from adapters.wire.gemini.response import (
     candidate_parts,
     finish_reason,
     function_call,
@@ -45,6 +45,8 @@ log = logging.getLogger(__name__)
 
 class StreamParser:
     """Feeds a provider's stream chunks and returns domain events."""
+
+    stopped = False  # the stream ends with the connection
 
     def __init__(self, provider: str = "") -> None:
         self.provider = provider

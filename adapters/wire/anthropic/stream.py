@@ -14,7 +14,7 @@ from typing import Any
 
 import orjson
 
-from adapters.wire.anthropic_response import (
+from adapters.wire.anthropic.response import (
     ERROR_STATUS,
     STOP_IN,
     STOP_OUT,

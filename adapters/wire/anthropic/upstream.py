@@ -13,10 +13,10 @@ import logging
 from typing import Any
 
 from adapters.wire.base64_data import standard_base64
-from adapters.wire.openai_chat import GATEWAY_FIELDS
 from adapters.wire.reasoning import ANTHROPIC_MIN_BUDGET, thinking_budget
 from adapters.wire.tool_arguments import arguments_object
 from adapters.wire.untranslated import check_translation
+from application.request_config import OVERRIDE_FIELDS
 from domain.chat import ChatRequest, ImagePart, Message, Part, TextPart, ThinkingPart, Tool
 from domain.errors import InvalidRequest
 
@@ -111,7 +111,7 @@ def _wire_tool_choice(request: ChatRequest) -> dict[str, Any] | None:
 def build_request(request: ChatRequest, model: str, *, stream: bool) -> dict[str, Any]:
     """The body to send an Anthropic provider for `request`, aimed at `model`."""
     if request.raw_family == "anthropic" and request.raw is not None:
-        body = {k: v for k, v in request.raw.items() if k not in GATEWAY_FIELDS}
+        body = {k: v for k, v in request.raw.items() if k not in OVERRIDE_FIELDS}
         body.setdefault("max_tokens", DEFAULT_MAX_TOKENS)
     else:
         body = translated_body(request)

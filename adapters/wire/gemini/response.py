@@ -13,7 +13,7 @@ from typing import Any
 
 import orjson
 
-from adapters.wire.gemini_request import get
+from adapters.wire.gemini.request import get
 from adapters.wire.tool_arguments import arguments_object
 from domain.chat import (
     ChatResponse,
