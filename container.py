@@ -46,7 +46,7 @@ from adapters.telemetry.logs import AccessLog
 from adapters.wire.codecs import residue as wire_residue
 from application.access import AccessGate, RateLimitedProviderFactory
 from application.billing import BillingService
-from application.breaker_history import BreakerHistory, RecordingBreakerStore, TransitionLog
+from application.breaker_history import BreakerHistory, TransitionLog
 from application.dashboard import DashboardReads
 from application.embeddings import EmbeddingService
 from application.execution import Executor
@@ -325,12 +325,12 @@ class Container(containers.DeclarativeContainer):
                                    providers=settings.provided.providers)
     cache = providers.Container(CacheContainer, settings=settings, redis=redis, store_kind=store_kind,
                                 http_client=http_client, clock=clock)
-    shared_breaker_store: providers.Provider[BreakerStore] = providers.Selector(
+    breaker_store: providers.Provider[BreakerStore] = providers.Selector(
         store_kind,
         redis=providers.Singleton(RedisBreakerStore, client=redis, prefix=settings.provided.redis.key_prefix),
         memory=providers.Singleton(InMemoryBreakerStore),
     )
-    # Every breaker result goes through this wrapper, which keeps the recent transitions (dashboard).
+    # The recent breaker transitions (dashboard), fed by the executor.
     local_breaker_history = providers.Singleton(BreakerHistory)
     breaker_history: providers.Provider[TransitionLog] = providers.Selector(
         store_kind,
@@ -338,8 +338,6 @@ class Container(containers.DeclarativeContainer):
                                   local=local_breaker_history),
         memory=local_breaker_history,
     )
-    breaker_store: providers.Provider[BreakerStore] = providers.Singleton(
-        RecordingBreakerStore, inner=shared_breaker_store, history=breaker_history)
 
     response_store: providers.Provider[ResponseStore] = providers.Selector(
         store_kind,
@@ -366,7 +364,7 @@ class Container(containers.DeclarativeContainer):
     # Backoff waits between retries; tests override it to record waits instead of sleeping.
     sleep: providers.Provider[Callable[[float], Awaitable[None]]] = providers.Object(asyncio.sleep)
     executor = providers.Singleton(Executor, breakers=breaker_store, breaker_policy=breaker_policy, clock=clock,
-                                   sleep=sleep, observers=observers)
+                                   sleep=sleep, observers=observers, history=breaker_history)
     estimator = providers.Singleton(load_estimator)
     router = providers.Singleton(Router, estimator=estimator)
     route_cache = providers.Selector(

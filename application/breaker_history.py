@@ -1,9 +1,9 @@
 """Recent breaker transitions for the dashboard's Providers page: a bounded history.
 
-`RecordingBreakerStore` wraps the configured `BreakerStore` and, whenever a result recorded
-through it comes back in another state than the last one this process saw for that key, appends
-a `Transition` to the `BreakerHistory` (oldest dropped past `size`). It costs one dict lookup per
-recorded result and no I/O on the request path. `BreakerHistory` is per process; with Redis,
+The executor (application/execution.py) is the one place a transition is detected: when a result
+it records comes back in another state than the last one this process saw for that key, it hands
+a `Transition` to the `TransitionLog` (here `BreakerHistory`, oldest dropped past `size`). That
+costs no I/O on the request path. `BreakerHistory` is per process; with Redis,
 `adapters/redis/breaker_history.py` also copies each transition to a bounded shared list in the
 background, so every instance's page shows every instance's transitions."""
 
@@ -12,9 +12,6 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass
 from typing import Any, Protocol
-
-from domain.breaker import BreakerPolicy, BreakerSnapshot
-from domain.ports import BreakerStore
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,32 +59,3 @@ class BreakerHistory:
 
     async def recent(self) -> list[Transition]:
         return self.newest()
-
-
-class RecordingBreakerStore:
-    """A `BreakerStore` that tells `history` about the state changes it sees."""
-
-    def __init__(self, inner: BreakerStore, history: TransitionLog) -> None:
-        self._inner = inner
-        self._history = history
-        self._last: dict[str, str] = {}
-
-    async def admit(self, key: str, policy: BreakerPolicy, now: float) -> bool:
-        return await self._inner.admit(key, policy, now)
-
-    async def record(self, key: str, success: bool, policy: BreakerPolicy, now: float) -> BreakerSnapshot:
-        snap = await self._inner.record(key, success, policy, now)
-        before = self._last.get(key, "closed")
-        if snap.state != before:
-            self._last[key] = snap.state
-            self._history.add(Transition(key, before, snap.state, snap.changed_at or now, snap.failures))
-        return snap
-
-    async def snapshot(self, key: str) -> BreakerSnapshot:
-        return await self._inner.snapshot(key)
-
-    async def snapshots(self) -> dict[str, BreakerSnapshot]:
-        return await self._inner.snapshots()
-
-    def status(self) -> dict[str, object]:
-        return self._inner.status()

@@ -14,7 +14,8 @@ from collections.abc import AsyncGenerator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TypeVar
 
-from domain.breaker import BreakerPolicy
+from application.breaker_history import Transition, TransitionLog
+from domain.breaker import BreakerPolicy, BreakerSnapshot
 from domain.chat import StreamEvent
 from domain.errors import CircuitOpen, UpstreamError, UpstreamTimeout
 from domain.fallback import FallbackPolicy, backoff_delay, next_step
@@ -39,9 +40,13 @@ class Attempts:
 class Executor:
     def __init__(self, breakers: BreakerStore, breaker_policy: BreakerPolicy, clock: Clock,
                  sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-                 jitter: Callable[[], float] = random.random, observers: Observers | None = None) -> None:
+                 jitter: Callable[[], float] = random.random, observers: Observers | None = None,
+                 history: TransitionLog | None = None) -> None:
         self._observers = observers
-        self._states: dict[str, str] = {}  # each breaker's last state seen here (transitions are logged once)
+        self._history = history  # the dashboard's recent transitions
+        # Each breaker's last state seen here: a transition is detected once, here, and then
+        # logged, handed to the observers and kept in the history.
+        self._states: dict[str, str] = {}
         self._breakers = breakers
         self._policy = breaker_policy
         self._clock = clock
@@ -57,13 +62,17 @@ class Executor:
             snapshot = await self._breakers.record(key, False, self._policy, self._clock.now())
         else:
             return
-        self._transition(key, snapshot.state)
+        self._transition(key, snapshot)
 
-    def _transition(self, key: str, state: str) -> None:
+    def _transition(self, key: str, snapshot: BreakerSnapshot) -> None:
+        state = snapshot.state
         before = self._states.get(key, "closed")
         if state == before:
             return
         self._states[key] = state
+        if self._history is not None:
+            self._history.add(Transition(key, before, state, snapshot.changed_at or self._clock.now(),
+                                         snapshot.failures))
         if state == "open":
             log.warning("circuit breaker %s: %s -> open (calls skip it until it cools down)", key, before)
         else:
