@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, cast
 
+from application.clock import SYSTEM_CLOCK
 from application.execution import Attempts, Executor, open_stream
 from application.metering import RequestMeter
 from application.providers import ProviderRegistry
@@ -20,7 +20,7 @@ from domain.chat import ChatRequest, ChatResponse, StreamEnd, StreamEvent
 from domain.errors import UpstreamError
 from domain.fallback import FallbackPolicy, candidates
 from domain.keys import Principal
-from domain.ports import ChatProvider
+from domain.ports import ChatProvider, Clock
 from domain.telemetry import RequestRecord
 
 
@@ -76,8 +76,10 @@ class ChatService:
     """The chat use case. Stateless per request; collaborators are injected."""
 
     def __init__(self, settings: Settings, registry: ProviderRegistry, executor: Executor,
-                 selector: Selector, base: RequestConfig | None = None, cache: ResponseCaching | None = None) -> None:
+                 selector: Selector, base: RequestConfig | None = None, cache: ResponseCaching | None = None,
+                 clock: Clock = SYSTEM_CLOCK) -> None:
         self._settings = settings
+        self._clock = clock  # times the upstream part of each call
         self._registry = registry
         self._executor = executor
         self._selector = selector
@@ -147,9 +149,9 @@ class ChatService:
             call.tried.append(f"{target.provider}:{target.model}")
             return await self._provider(call, target).complete(call.request, target.model)
 
-        began = time.perf_counter()
+        began = self._clock.monotonic()
         target, answer = await self._executor.run(targets, attempt, policy, self._breaker_key, attempts)
-        upstream_s = time.perf_counter() - began
+        upstream_s = self._clock.monotonic() - began
         if plan is not None and self._cache is not None:
             await self._cache.save(plan, answer, target)
         answer.usage.cache_tier = reported_cache_tier(None if plan is None else "miss", selection.cache_tier)
@@ -175,10 +177,10 @@ class ChatService:
         async def discard(result: tuple[StreamEvent, AsyncGenerator[StreamEvent, None]]) -> None:
             await result[1].aclose()
 
-        began = time.perf_counter()
+        began = self._clock.monotonic()
         target, (first, rest) = await self._executor.run(targets, attempt, policy, self._breaker_key, attempts,
                                                          discard)
-        upstream_s = time.perf_counter() - began
+        upstream_s = self._clock.monotonic() - began
         events = _prepend(first, rest)
         if plan is not None and self._cache is not None:
             events = self._cache.recorded(plan, events, target)

@@ -20,7 +20,6 @@ from decimal import Decimal
 from typing import Any
 
 from application.chat import ChatCall, ChatOutcome, ChatService, StreamOutcome
-from application.clock import SYSTEM_CLOCK
 from application.metering import stream_usage
 from domain.catalog import Catalog
 from domain.chat import StreamEnd, StreamEvent, StreamStart, TextDelta, Usage
@@ -63,12 +62,10 @@ class _Facts:
 class ObservedChat(ChatService):
     """`ChatService` that hands one `RequestRecord` per request to `observers`."""
 
-    def __init__(self, *args: Any, observers: Observers, pricing: Catalog | None = None,
-                 clock: Clock | None = None, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
+    def __init__(self, *args: Any, observers: Observers, pricing: Catalog | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)  # ChatService keeps the clock (`clock=`) the records are timed with
         self._observers = observers
         self._pricing = pricing
-        self._clock = clock or SYSTEM_CLOCK
 
     async def complete(self, call: ChatCall) -> ChatOutcome:
         facts = _Facts(call, route=call.family, started=self._clock.monotonic())
