@@ -225,3 +225,17 @@ def test_the_container_gives_every_redis_store_the_same_circuit() -> None:
     shared = [c.shared_breaker_store(), c.cache.store(), c.route_cache(), c.response_store(),
               c.metering.rate_limiter(), c.breaker_history(), c.shared_traffic()._store]  # type: ignore[union-attr]
     assert all(store.circuit is circuit for store in shared)
+
+
+async def test_component_up_is_zero_while_redis_is_degraded() -> None:
+    from adapters.telemetry.prometheus import PrometheusMetrics
+    from entrypoints.http.metrics_routes import probe_components
+
+    clock, redis = FrozenClock(), FakeRedis()
+    circuit = RedisCircuit(clock, redis.ping, retry_after_s=1.0)
+    metrics = PrometheusMetrics()
+    await probe_components(metrics, {"redis": redis_probe(circuit)})
+    assert metrics.component_up.labels("redis")._value.get() == 1
+    redis.frozen = True
+    await probe_components(metrics, {"redis": redis_probe(circuit)})
+    assert metrics.component_up.labels("redis")._value.get() == 0
