@@ -28,7 +28,8 @@ from adapters.memory.response_store import InMemoryResponseStore
 from adapters.providers.factory import SdkProviderFactory, shared_http_client
 from adapters.redis.breaker_history import RedisBreakerHistory
 from adapters.redis.breaker_store import RedisBreakerStore
-from adapters.redis.client import close_redis, redis_client, redis_probe
+from adapters.redis.circuit import RedisCircuit
+from adapters.redis.client import close_redis, redis_circuit, redis_client, redis_probe
 from adapters.redis.keyed_cache import RedisResponseCache, RedisRouteCache
 from adapters.redis.rate_limiter import RedisRateLimiter
 from adapters.redis.response_store import RedisResponseStore
@@ -65,7 +66,7 @@ from application.shared_traffic import SharedTraffic
 from application.traffic_stats import TrafficStats
 from domain.breaker import BreakerPolicy
 from domain.catalog import Catalog
-from domain.ports import BreakerStore, ResponseStore
+from domain.ports import BreakerStore, Clock, ResponseStore
 from domain.routing import Router
 from domain.telemetry import Observers
 
@@ -99,8 +100,18 @@ def _breaker_policy(settings: BreakerSettings) -> BreakerPolicy:
 Probe = Callable[[], Awaitable[dict[str, Any]]]
 
 
-def _probes(settings: Settings, redis: redis_asyncio.Redis | None, engine: Callable[[], Any]) -> dict[str, Probe]:
-    probes = {"redis": redis_probe(redis)} if redis is not None else {}
+def _redis(settings: Settings) -> redis_asyncio.Redis | None:
+    return redis_client(settings.redis.url, timeout_s=settings.redis.timeout_ms / 1000,
+                        connect_timeout_s=settings.redis.connect_timeout_ms / 1000)
+
+
+def _redis_circuit(settings: Settings, redis: redis_asyncio.Redis | None, clock: Clock) -> RedisCircuit | None:
+    """One circuit for the one Redis client: every Redis-backed store below shares it."""
+    return redis_circuit(redis, clock, retry_after_s=settings.redis.retry_interval_ms / 1000)
+
+
+def _probes(settings: Settings, circuit: RedisCircuit | None, engine: Callable[[], Any]) -> dict[str, Probe]:
+    probes = {"redis": redis_probe(circuit)} if circuit is not None else {}
     if settings.database.url:  # the embedded SQLite file is reported as embedded, not probed
         probes["database"] = database_probe(engine())
     return probes
@@ -128,7 +139,8 @@ def _embedded_components(settings: Settings) -> dict[str, dict[str, Any]]:
 
 
 async def _lifecycle(http_client: httpx2.AsyncClient, registry: ProviderRegistry,
-                     redis: redis_asyncio.Redis | None, router: Router) -> AsyncIterator[None]:
+                     redis: redis_asyncio.Redis | None, router: Router,
+                     redis_circuit: RedisCircuit | None = None) -> AsyncIterator[None]:
     """Started by `init_resources()`, closed by `shutdown_resources()`; nothing depends on it.
 
     Taking `router` loads the router's fitted parameters at startup, not at the first request.
@@ -136,7 +148,7 @@ async def _lifecycle(http_client: httpx2.AsyncClient, registry: ProviderRegistry
     yield None
     await registry.aclose()
     await http_client.aclose()
-    await close_redis(redis)
+    await close_redis(redis, redis_circuit)
 
 
 def _instance_id() -> str:
@@ -225,6 +237,7 @@ class MeteringContainer(containers.DeclarativeContainer):
 
     settings = providers.Dependency(instance_of=Settings)
     redis: providers.Dependency[Any] = providers.Dependency()
+    redis_circuit: providers.Dependency[Any] = providers.Dependency()
     store_kind = providers.Dependency(instance_of=str)
     clock: providers.Dependency[Any] = providers.Dependency()
 
@@ -235,7 +248,7 @@ class MeteringContainer(containers.DeclarativeContainer):
     rate_limiter = providers.Selector(
         store_kind,
         redis=providers.Singleton(RedisRateLimiter, client=redis, key_prefix=settings.provided.redis.key_prefix,
-                                  clock=clock),
+                                  clock=clock, circuit=redis_circuit),
         memory=providers.Singleton(InMemoryRateLimiter),
     )
     payments = providers.Singleton(_payments, settings)
@@ -282,6 +295,7 @@ class CacheContainer(containers.DeclarativeContainer):
 
     settings = providers.Dependency(instance_of=Settings)
     redis: providers.Dependency[Any] = providers.Dependency()
+    redis_circuit: providers.Dependency[Any] = providers.Dependency()
     store_kind = providers.Dependency(instance_of=str)
     http_client: providers.Dependency[Any] = providers.Dependency()
     clock: providers.Dependency[Any] = providers.Dependency()
@@ -291,7 +305,8 @@ class CacheContainer(containers.DeclarativeContainer):
         redis=providers.Singleton(RedisResponseCache, client=redis, prefix=settings.provided.redis.key_prefix,
                                   max_entries=settings.provided.prompt_cache.max_entries,
                                   max_ttl_s=settings.provided.prompt_cache.ttl_s,
-                                  per_bucket=settings.provided.prompt_cache.semantic_candidates),
+                                  per_bucket=settings.provided.prompt_cache.semantic_candidates,
+                                  clock=clock, circuit=redis_circuit),
         memory=providers.Singleton(InMemoryResponseCache, max_entries=settings.provided.prompt_cache.max_entries,
                                    per_bucket=settings.provided.prompt_cache.semantic_candidates),
     )
@@ -312,22 +327,26 @@ class Container(containers.DeclarativeContainer):
     tracing = providers.Singleton(_tracing, settings)
     http_client = providers.Singleton(shared_http_client,
                                       outgoing_headers=providers.Callable(_trace_headers, tracing))
-    redis = providers.Singleton(redis_client, settings.provided.redis.url)
+    redis = providers.Singleton(_redis, settings)
     clock = providers.Singleton(SystemClock)
+    # One circuit for the Redis client, shared by every Redis-backed store: the first that finds
+    # Redis frozen or dead sends them all to local state; a background PING brings them all back.
+    redis_circuit = providers.Singleton(_redis_circuit, settings, redis, clock)
 
     # --- adapters -------------------------------------------------------------------------
-    metering = providers.Container(MeteringContainer, settings=settings, redis=redis, store_kind=store_kind,
-                                   clock=clock, http_client=http_client)
+    metering = providers.Container(MeteringContainer, settings=settings, redis=redis, redis_circuit=redis_circuit,
+                                   store_kind=store_kind, clock=clock, http_client=http_client)
     provider_factory = providers.Singleton(SdkProviderFactory, http_client=http_client)
     limited_provider_factory = providers.Singleton(RateLimitedProviderFactory, inner=provider_factory,
                                                    limiter=metering.rate_limiter, settings=settings.provided.rate_limit)
     registry = providers.Singleton(ProviderRegistry, factory=limited_provider_factory,
                                    providers=settings.provided.providers)
-    cache = providers.Container(CacheContainer, settings=settings, redis=redis, store_kind=store_kind,
-                                http_client=http_client, clock=clock)
+    cache = providers.Container(CacheContainer, settings=settings, redis=redis, redis_circuit=redis_circuit,
+                                store_kind=store_kind, http_client=http_client, clock=clock)
     breaker_store: providers.Provider[BreakerStore] = providers.Selector(
         store_kind,
-        redis=providers.Singleton(RedisBreakerStore, client=redis, prefix=settings.provided.redis.key_prefix),
+        redis=providers.Singleton(RedisBreakerStore, client=redis, prefix=settings.provided.redis.key_prefix,
+                                  circuit=redis_circuit),
         memory=providers.Singleton(InMemoryBreakerStore),
     )
     # The recent breaker transitions (dashboard), fed by the executor.
@@ -335,7 +354,7 @@ class Container(containers.DeclarativeContainer):
     breaker_history: providers.Provider[TransitionLog] = providers.Selector(
         store_kind,
         redis=providers.Singleton(RedisBreakerHistory, client=redis, prefix=settings.provided.redis.key_prefix,
-                                  local=local_breaker_history),
+                                  local=local_breaker_history, circuit=redis_circuit),
         memory=local_breaker_history,
     )
 
@@ -344,7 +363,8 @@ class Container(containers.DeclarativeContainer):
         redis=providers.Singleton(RedisResponseStore, client=redis, clock=clock,
                                   prefix=settings.provided.redis.key_prefix,
                                   ttl_s=settings.provided.responses.store_ttl_s,
-                                  max_entries=settings.provided.responses.store_max_entries),
+                                  max_entries=settings.provided.responses.store_max_entries,
+                                  circuit=redis_circuit),
         memory=providers.Singleton(InMemoryResponseStore, clock=clock, ttl_s=settings.provided.responses.store_ttl_s,
                                    max_entries=settings.provided.responses.store_max_entries),
     )
@@ -372,7 +392,8 @@ class Container(containers.DeclarativeContainer):
         redis=providers.Singleton(RedisRouteCache, client=redis, prefix=settings.provided.redis.key_prefix,
                                   max_entries=settings.provided.model_router.cache.max_entries,
                                   max_ttl_s=settings.provided.model_router.cache.ttl_s,
-                                  per_bucket=settings.provided.prompt_cache.semantic_candidates),
+                                  per_bucket=settings.provided.prompt_cache.semantic_candidates,
+                                  clock=clock, circuit=redis_circuit),
         memory=providers.Singleton(InMemoryRouteCache, max_entries=settings.provided.model_router.cache.max_entries,
                                    per_bucket=settings.provided.prompt_cache.semantic_candidates),
     )
@@ -402,7 +423,7 @@ class Container(containers.DeclarativeContainer):
                                                                metering.access_gate.provider))
     embedding_service = providers.Factory(EmbeddingService, settings=settings, registry=registry,
                                           executor=executor, base=base_request_config)
-    health_probes = providers.Callable(_probes, settings, redis, metering.engine.provider)
+    health_probes = providers.Callable(_probes, settings, redis_circuit, metering.engine.provider)
     health_service = providers.Singleton(
         HealthService, settings=settings,
         probes=health_probes,
@@ -417,7 +438,8 @@ class Container(containers.DeclarativeContainer):
         store_kind,
         redis=providers.Singleton(SharedTraffic, local=traffic_stats, instance=providers.Callable(_instance_id),
                                   store=providers.Singleton(RedisTrafficBuckets, client=redis,
-                                                            prefix=settings.provided.redis.key_prefix)),
+                                                            prefix=settings.provided.redis.key_prefix,
+                                                            circuit=redis_circuit)),
         memory=providers.Object(None),
     )
     traffic_lifecycle = providers.Resource(_traffic_lifecycle, shared=shared_traffic)
@@ -429,7 +451,7 @@ class Container(containers.DeclarativeContainer):
                                         route_cache=route_cache)
 
     lifecycle = providers.Resource(_lifecycle, http_client=http_client, registry=registry, redis=redis,
-                                   router=router)
+                                   router=router, redis_circuit=redis_circuit)
 
 
 def build_container(settings: Settings) -> Container:

@@ -274,6 +274,12 @@ class PromptCacheSettings(Strict):
 class RedisSettings(Strict):
     url: str = ""
     key_prefix: str = "adaptive-proxy:"
+    # A Redis command (or connection attempt) slower than this fails, and every Redis-backed store
+    # switches to its local state at once (one shared circuit per client) ...
+    timeout_ms: int = Field(250, gt=0, le=60_000)
+    connect_timeout_ms: int = Field(250, gt=0, le=60_000)
+    # ... until a background PING, sent at most this often while Redis is unreachable, answers.
+    retry_interval_ms: int = Field(1000, gt=0, le=600_000)
 
     @field_validator("url")
     @classmethod

@@ -39,6 +39,7 @@ class SharedTraffic:
         # of the minute's end), summed once and kept: a poll reads only the recent minutes.
         self._final: dict[int, Bucket] = {}
         self._instances: dict[int, int] = {}  # minute -> instances that wrote it
+        self._failing = False
 
     async def flush(self) -> None:
         changed = self._local.take_changed()
@@ -48,7 +49,11 @@ class SharedTraffic:
             await self._store.save(self._instance, changed, self._ttl_s)
         except Exception as exc:  # a store outage: keep the minutes for the next try
             self._local.mark_changed([b.minute for b in changed])
-            log.warning("traffic buckets not stored: %s", exc)
+            if not self._failing:  # once per outage, not once a second
+                log.warning("traffic buckets not stored (kept for later): %s", exc)
+            self._failing = True
+        else:
+            self._failing = False
 
     async def run(self) -> None:
         while True:

@@ -2,22 +2,19 @@
 
 Each transition is one Lua script (atomic on the server) applying the same rules as
 `domain.breaker`. Keys expire, so a crashed instance leaves nothing stuck. When Redis cannot be
-reached the store keeps working on local state, says so in `status()`, and tries Redis again
-after a short pause.
+reached the store keeps working on local state, says so in `status()`, and goes back to Redis
+once the shared circuit's probe finds it answering.
 """
 
 from __future__ import annotations
 
-import logging
-import time
-
 import redis.asyncio as redis_asyncio
-from redis.exceptions import RedisError
 
 from adapters.memory.breaker_store import InMemoryBreakerStore
+from adapters.redis.circuit import UNREACHABLE, RedisCircuit
+from adapters.system_clock import SystemClock
 from domain.breaker import BreakerPolicy, BreakerSnapshot
-
-log = logging.getLogger(__name__)
+from domain.ports import Clock
 
 _READ = """
 local h = redis.call('HMGET', KEYS[1], 'state', 'failures', 'successes', 'probes', 'changed_at')
@@ -102,76 +99,63 @@ def _snapshot(raw: list[object]) -> BreakerSnapshot:
 
 
 class RedisBreakerStore:
+    """Shared breakers while Redis answers; this instance's own (`InMemoryBreakerStore`) while the
+    circuit it shares with the other Redis stores is open."""
+
     def __init__(self, client: redis_asyncio.Redis, prefix: str = "adaptive-proxy:",
-                 retry_after_s: float = 5.0) -> None:
+                 retry_after_s: float = 1.0, *, clock: Clock | None = None,
+                 circuit: RedisCircuit | None = None) -> None:
         self._redis = client
         self._prefix = f"{prefix}breaker:"
         self._admit = client.register_script(_ADMIT)
         self._record = client.register_script(_RECORD)
         self._read = client.register_script(_READ)
         self._local = InMemoryBreakerStore()
-        self._retry_after_s = retry_after_s
-        self._down_until = 0.0
-        self._last_error = ""
+        self.circuit = circuit or RedisCircuit(clock or SystemClock(), client.ping, retry_after_s)
         self._known: set[str] = set()
-        self._degraded = False
 
     def _ttl_ms(self, policy: BreakerPolicy) -> int:
         return int((policy.open_timeout_s * 4 + 60) * 1000)
 
-    def _usable(self) -> bool:
-        return time.monotonic() >= self._down_until
-
-    def _degrade(self, exc: RedisError) -> None:
-        if not self._degraded:  # once per outage, not once per retry window
-            self._degraded = True
-            log.warning("redis unreachable for breakers, using local state: %s", type(exc).__name__)
-        self._down_until = time.monotonic() + self._retry_after_s
-        self._last_error = type(exc).__name__
-
     async def admit(self, key: str, policy: BreakerPolicy, now: float) -> bool:
         self._known.add(key)
-        if self._usable():
+        if self.circuit.usable():
             try:
                 args = [now, policy.open_timeout_s, policy.half_open_max_probes, self._ttl_ms(policy)]
-                admitted = bool(await self._admit(keys=[self._prefix + key], args=args))
-            except RedisError as exc:
-                self._degrade(exc)
-            else:
-                if self._degraded:
-                    self._degraded = False
-                    log.info("redis answers again for breakers, back to shared state")
-                return admitted
+                return bool(await self._admit(keys=[self._prefix + key], args=args))
+            except UNREACHABLE as exc:
+                self.circuit.failed(exc)
         return self._local.admit_now(key, policy, now)
 
     async def record(self, key: str, success: bool, policy: BreakerPolicy, now: float) -> BreakerSnapshot:
         self._known.add(key)
-        if self._usable():
+        if self.circuit.usable():
             try:
                 args = ["1" if success else "0", repr(now), policy.failure_threshold, policy.success_threshold,
                         self._ttl_ms(policy)]
                 return _snapshot(await self._record(keys=[self._prefix + key], args=args))
-            except RedisError as exc:
-                self._degrade(exc)
+            except UNREACHABLE as exc:
+                self.circuit.failed(exc)
         return self._local.record_now(key, success, policy, now)
 
     async def snapshot(self, key: str) -> BreakerSnapshot:
-        if self._usable():
+        if self.circuit.usable():
             try:
                 return _snapshot(await self._read(keys=[self._prefix + key]))
-            except RedisError as exc:
-                self._degrade(exc)
+            except UNREACHABLE as exc:
+                self.circuit.failed(exc)
         return await self._local.snapshot(key)
 
     async def snapshots(self) -> dict[str, BreakerSnapshot]:
-        if self._usable():
+        if self.circuit.usable():
             try:
                 return {key: _snapshot(await self._read(keys=[self._prefix + key])) for key in sorted(self._known)}
-            except RedisError as exc:
-                self._degrade(exc)
+            except UNREACHABLE as exc:
+                self.circuit.failed(exc)
         return await self._local.snapshots()
 
     def status(self) -> dict[str, object]:
-        if self._usable():
+        if not self.circuit.degraded:
             return {"store": "redis", "degraded": False}
-        return {"store": "local (degraded)", "degraded": True, "reason": f"redis unreachable: {self._last_error}"}
+        return {"store": "local (degraded)", "degraded": True,
+                "reason": f"redis unreachable: {self.circuit.last_error}"}

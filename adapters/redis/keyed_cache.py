@@ -14,23 +14,26 @@ round trip and atomic. Evicted entry keys are derived inside the script from the
 targets a standalone or replicated Redis (for Cluster, put a hash tag in the prefix).
 A semantic lookup reads one bucket list (LRANGE, at most per_bucket x dims x 2 bytes), scores it
 here, and reads the best entry: O(per_bucket x dims), independent of the number of entries.
-When Redis cannot be reached the cache answers misses and drops writes for a short pause.
+When Redis cannot be reached (the circuit shared by every Redis store is open), a bounded local
+cache of this instance serves and takes the writes until Redis answers again.
 """
 
 from __future__ import annotations
 
 import logging
 import struct
-import time
 from collections.abc import Callable, Sequence
 from typing import Any, Generic, TypeVar
 
 import orjson
 import redis.asyncio as redis_asyncio
-from redis.exceptions import RedisError
 
+from adapters.memory.keyed_cache import InMemoryKeyedCache
+from adapters.redis.circuit import UNREACHABLE, RedisCircuit
+from adapters.system_clock import SystemClock
 from domain.cache_key import CachedResponse, best_match, normalized
 from domain.chat import ChatResponse, FinishReason, Part, TextPart, ThinkingPart, ToolCall, Usage
+from domain.ports import Clock
 from domain.route_cache import CachedRoute
 
 log = logging.getLogger(__name__)
@@ -137,9 +140,16 @@ def unpack_vector(item: bytes) -> tuple[str, tuple[float, ...]]:
 
 
 class RedisKeyedCache(Generic[E]):
+    """Entries in Redis, shared by every instance; while the circuit (shared with the other Redis
+    stores) is open, a local `InMemoryKeyedCache` of at most `local_max_entries` serves and
+    takes the writes instead, for this instance only. Once Redis answers, Redis serves again
+    (what was cached locally meanwhile is not copied to Redis)."""
+
     def __init__(self, client: redis_asyncio.Redis, prefix: str, *, namespace: str, what: str,
                  encode: Callable[[E], bytes], decode: Callable[[bytes], E | None], max_entries: int = 10_000,
-                 max_ttl_s: float = 3600, per_bucket: int = 32, retry_after_s: float = 5.0) -> None:
+                 max_ttl_s: float = 3600, per_bucket: int = 32, retry_after_s: float = 1.0,
+                 clock: Clock | None = None, circuit: RedisCircuit | None = None,
+                 local_max_entries: int = 10_000) -> None:
         self._redis = client
         self._entry_prefix = f"{prefix}{namespace}:e:"
         self._lru = f"{prefix}{namespace}:lru"
@@ -152,58 +162,49 @@ class RedisKeyedCache(Generic[E]):
         self._per_bucket = per_bucket
         self._get = client.register_script(_GET)
         self._put = client.register_script(_PUT)
-        self._retry_after_s = retry_after_s
-        self._down_until = 0.0
-        self._last_error = ""
-        self._degraded = False
-
-    def _usable(self) -> bool:
-        return time.monotonic() >= self._down_until
-
-    def _degrade(self, exc: RedisError) -> None:
-        if not self._degraded:  # once per outage, not once per retry window
-            self._degraded = True
-            log.warning("redis unreachable for the %s, serving misses: %s", self._what, type(exc).__name__)
-        self._down_until = time.monotonic() + self._retry_after_s
-        self._last_error = type(exc).__name__
+        self._clock = clock or SystemClock()
+        self.circuit = circuit or RedisCircuit(self._clock, client.ping, retry_after_s)
+        self._local: InMemoryKeyedCache[E] = InMemoryKeyedCache(
+            max_entries=min(max_entries, local_max_entries), per_bucket=per_bucket, clock=self._clock)
 
     async def get(self, key: str) -> E | None:
-        if not self._usable():
-            return None
+        if not self.circuit.usable():
+            return self._local.get_now(key)
         try:
-            data = await self._get(keys=[self._entry_prefix + key, self._lru], args=[_now_ms(), key])
-        except RedisError as exc:
-            self._degrade(exc)
-            return None
-        if self._degraded:
-            self._degraded = False
-            log.info("redis answers again for the %s", self._what)
+            data = await self._get(keys=[self._entry_prefix + key, self._lru], args=[self._now_ms(), key])
+        except UNREACHABLE as exc:
+            self.circuit.failed(exc)
+            return self._local.get_now(key)
         return self._decode(data) if data else None
 
     async def put(self, key: str, entry: E, ttl_s: float, *, bucket: str | None = None,
                   vector: Sequence[float] | None = None) -> None:
-        if not self._usable() or len(key) != KEY_CHARS:
+        if len(key) != KEY_CHARS:
+            return
+        if not self.circuit.usable():
+            await self._local.put(key, entry, ttl_s, bucket=bucket, vector=vector)
             return
         keys = [self._entry_prefix + key, self._lru]
-        args: list[Any] = [key, self._encode(entry), _now_ms(), max(1, int(ttl_s * 1000)), self._max,
+        args: list[Any] = [key, self._encode(entry), self._now_ms(), max(1, int(ttl_s * 1000)), self._max,
                            max(self._max_ttl_ms, int(ttl_s * 1000)), self._entry_prefix]
         if bucket is not None and vector is not None:
             keys.append(self._bucket_prefix + bucket)
             args += [pack_vector(key, vector), self._per_bucket]
         try:
             await self._put(keys=keys, args=args)
-        except RedisError as exc:
-            self._degrade(exc)
+        except UNREACHABLE as exc:
+            self.circuit.failed(exc)
+            await self._local.put(key, entry, ttl_s, bucket=bucket, vector=vector)
 
     async def nearest(self, bucket: str, vector: Sequence[float],
                       threshold: float) -> tuple[E, float] | None:
-        if not self._usable():
-            return None
+        if not self.circuit.usable():
+            return await self._local.nearest(bucket, vector, threshold)
         try:
             items = await self._redis.lrange(self._bucket_prefix + bucket, 0, self._per_bucket - 1)
-        except RedisError as exc:
-            self._degrade(exc)
-            return None
+        except UNREACHABLE as exc:
+            self.circuit.failed(exc)
+            return await self._local.nearest(bucket, vector, threshold)
         candidates = [unpack_vector(item) for item in items if isinstance(item, bytes) and len(item) > KEY_CHARS]
         for similarity, key in best_match(normalized(vector), candidates, threshold):
             entry = await self.get(key)
@@ -212,36 +213,43 @@ class RedisKeyedCache(Generic[E]):
         return None
 
     async def size(self) -> int:
-        try:
-            return int(await self._redis.zcard(self._lru))
-        except RedisError as exc:
-            self._degrade(exc)
-            return 0
+        if self.circuit.usable():
+            try:
+                return int(await self._redis.zcard(self._lru))
+            except UNREACHABLE as exc:
+                self.circuit.failed(exc)
+        return await self._local.size()
 
     async def clear(self) -> int:
         """Delete this namespace's entries, LRU index and vector buckets (SCAN + UNLINK in batches,
-        so a large cache never blocks Redis). Raises when Redis is unreachable: a clear that did
-        not happen must not look done."""
-        removed = int(await self._redis.zcard(self._lru))
-        batch: list[bytes | str] = []
-        for pattern in (f"{self._entry_prefix}*", f"{self._bucket_prefix}*"):
-            async for key in self._redis.scan_iter(match=pattern, count=500):
-                batch.append(key)
-                if len(batch) >= 500:
-                    await self._redis.unlink(*batch)
-                    batch.clear()
-        batch.append(self._lru)
-        await self._redis.unlink(*batch)
+        so a large cache never blocks Redis), and the local fallback's. Raises when Redis is
+        unreachable (even while the circuit is open: an admin's clear is worth one timeout): a
+        clear that did not happen must not look done."""
+        removed = await self._local.clear()
+        try:
+            removed += int(await self._redis.zcard(self._lru))
+            batch: list[bytes | str] = []
+            for pattern in (f"{self._entry_prefix}*", f"{self._bucket_prefix}*"):
+                async for key in self._redis.scan_iter(match=pattern, count=500):
+                    batch.append(key)
+                    if len(batch) >= 500:
+                        await self._redis.unlink(*batch)
+                        batch.clear()
+            batch.append(self._lru)
+            await self._redis.unlink(*batch)
+        except UNREACHABLE as exc:
+            self.circuit.failed(exc)
+            raise
         return removed
 
     def status(self) -> dict[str, object]:
-        if self._usable():
+        if not self.circuit.degraded:
             return {"store": "redis"}
-        return {"store": "redis (degraded: misses)", "reason": f"redis unreachable: {self._last_error}"}
+        return {"store": f"local (degraded: redis unreachable, this instance's {self._what})",
+                "reason": f"redis unreachable: {self.circuit.last_error}"}
 
-
-def _now_ms() -> int:
-    return int(time.time() * 1000)
+    def _now_ms(self) -> int:
+        return int(self._clock.now() * 1000)
 
 
 class RedisResponseCache(RedisKeyedCache[CachedResponse]):

@@ -8,10 +8,9 @@ from __future__ import annotations
 import math
 
 import redis.asyncio as redis_asyncio
-from redis.exceptions import RedisError
 
 from adapters.memory.rate_limiter import InMemoryRateLimiter
-from adapters.redis.circuit import RedisCircuit
+from adapters.redis.circuit import UNREACHABLE, RedisCircuit
 from adapters.system_clock import SystemClock
 from domain.ports import Clock
 from domain.ratelimit import ALLOWED, RateDecision
@@ -41,37 +40,38 @@ return {1, 0}
 class RedisRateLimiter:
     """Shared limits while Redis answers. When it does not (down, or too slow for the client's
     socket timeout), each instance limits on its own (`InMemoryRateLimiter`, per instance: N
-    instances admit up to N × the limit) for `retry_after_s` before trying Redis again; `status()`
-    says which applies. Requests are never refused because Redis is unreachable."""
+    instances admit up to N × the limit) until the circuit (shared with the other Redis stores)
+    finds Redis answering again; `status()` says which applies. Requests are never refused
+    because Redis is unreachable."""
 
     def __init__(self, client: redis_asyncio.Redis, key_prefix: str = "adaptive-proxy:",
-                 clock: Clock | None = None, retry_after_s: float = 5.0) -> None:
+                 clock: Clock | None = None, retry_after_s: float = 1.0,
+                 circuit: RedisCircuit | None = None) -> None:
         self._client = client
         self._prefix = f"{key_prefix}rl:"
         self._script = client.register_script(SLIDING_WINDOW_LUA)
         clock = clock or SystemClock()
-        self._circuit = RedisCircuit(clock, retry_after_s, "rate limiter")
+        self.circuit = circuit or RedisCircuit(clock, client.ping, retry_after_s)
         self._local = InMemoryRateLimiter(clock=clock)
 
     def status(self) -> dict[str, object]:
-        if not self._circuit.degraded:
+        if not self.circuit.degraded:
             return {"store": "redis", "degraded": False}
         return {"store": "local per instance (degraded)", "degraded": True,
-                "reason": f"redis unreachable: {self._circuit.last_error}"}
+                "reason": f"redis unreachable: {self.circuit.last_error}"}
 
     async def acquire(self, key: str, limit: int, period_s: float = 60.0) -> RateDecision:
         if limit <= 0:
             raise ValueError("a rate limit must be positive")
-        if not self._circuit.usable():
+        if not self.circuit.usable():
             return await self._local.acquire(key, limit, period_s)
         period = int(period_s * 1_000_000)
         bucket = self._prefix + key
         try:
             allowed, wait_us = await self._script(keys=[bucket, bucket + ":seq"], args=[limit, period])
-        except (RedisError, OSError) as exc:
-            self._circuit.failed(exc)
+        except UNREACHABLE as exc:
+            self.circuit.failed(exc)
             return await self._local.acquire(key, limit, period_s)
-        self._circuit.answered()
         if int(allowed):
             return ALLOWED
         return RateDecision(False, math.ceil(int(wait_us) / 1000) / 1000)

@@ -13,10 +13,9 @@ from typing import Any
 
 import orjson
 import redis.asyncio as redis_asyncio
-from redis.exceptions import RedisError
 
 from adapters.memory.response_store import InMemoryResponseStore
-from adapters.redis.circuit import RedisCircuit
+from adapters.redis.circuit import UNREACHABLE, RedisCircuit
 from domain.ports import Clock
 
 _PUT = """
@@ -35,13 +34,13 @@ return 1
 
 class RedisResponseStore:
     """Conversations in Redis, shared by every instance. When Redis fails or freezes, this
-    instance keeps them in a local store instead (its circuit skips Redis for `retry_after_s`
-    after a failure, so a frozen Redis costs one timeout per period, not one per request) and
-    goes back to Redis once it answers; what was kept locally meanwhile stays readable here."""
+    instance keeps them in a local store instead (the circuit it shares with the other Redis
+    stores skips Redis after a failure, so a frozen Redis costs one timeout, not one per request)
+    and goes back to Redis once it answers; what was kept locally meanwhile stays readable here."""
 
     def __init__(self, client: redis_asyncio.Redis, clock: Clock, *, prefix: str = "",
-                 ttl_s: float = 86_400, max_entries: int = 100_000, retry_after_s: float = 5.0,
-                 local_max_entries: int = 10_000) -> None:
+                 ttl_s: float = 86_400, max_entries: int = 100_000, retry_after_s: float = 1.0,
+                 local_max_entries: int = 10_000, circuit: RedisCircuit | None = None) -> None:
         self._client = client
         self._clock = clock
         self._entry = f"{prefix}rs:e:"
@@ -49,36 +48,34 @@ class RedisResponseStore:
         self._ttl_ms = max(1, int(ttl_s * 1000))
         self._max = max_entries
         self._put = client.register_script(_PUT)
-        self._circuit = RedisCircuit(clock, retry_after_s, "response store")
+        self.circuit = circuit or RedisCircuit(clock, client.ping, retry_after_s)
         self._local = InMemoryResponseStore(clock, ttl_s=ttl_s, max_entries=local_max_entries)
 
     def status(self) -> dict[str, object]:
-        if not self._circuit.degraded:
+        if not self.circuit.degraded:
             return {"store": "redis", "degraded": False}
-        return {"store": "local", "degraded": True, "reason": f"redis unreachable: {self._circuit.last_error}"}
+        return {"store": "local", "degraded": True, "reason": f"redis unreachable: {self.circuit.last_error}"}
 
     async def put(self, response_id: str, document: Mapping[str, Any]) -> None:
-        if self._circuit.usable():
+        if self.circuit.usable():
             now_ms = int(self._clock.now() * 1000)
             try:
                 await self._put(keys=[self._entry + response_id, self._order],
                                 args=[response_id, orjson.dumps(dict(document)), now_ms, self._max, self._ttl_ms,
                                       self._entry])
-            except RedisError as exc:
-                self._circuit.failed(exc)
+            except UNREACHABLE as exc:
+                self.circuit.failed(exc)
             else:
-                self._circuit.answered()
                 return
         await self._local.put(response_id, document)
 
     async def get(self, response_id: str) -> dict[str, Any] | None:
-        if self._circuit.usable():
+        if self.circuit.usable():
             try:
                 raw = await self._client.get(self._entry + response_id)
-            except RedisError as exc:
-                self._circuit.failed(exc)
+            except UNREACHABLE as exc:
+                self.circuit.failed(exc)
             else:
-                self._circuit.answered()
                 if raw is not None:
                     document: dict[str, Any] = orjson.loads(raw)
                     return document
@@ -86,15 +83,14 @@ class RedisResponseStore:
 
     async def delete(self, response_id: str) -> bool:
         deleted = await self._local.delete(response_id)
-        if self._circuit.usable():
+        if self.circuit.usable():
             try:
                 async with self._client.pipeline(transaction=True) as pipe:
                     pipe.delete(self._entry + response_id)
                     pipe.zrem(self._order, response_id)
                     removed, _ = await pipe.execute()
-            except RedisError as exc:
-                self._circuit.failed(exc)
+            except UNREACHABLE as exc:
+                self.circuit.failed(exc)
             else:
-                self._circuit.answered()
                 deleted = deleted or bool(removed)
         return deleted

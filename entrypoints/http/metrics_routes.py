@@ -34,12 +34,13 @@ Probe = Callable[[], Awaitable[Any]]
 
 
 async def probe_components(metrics: PrometheusMetrics, probes: dict[str, Probe], timeout_s: float = 2.0) -> None:
-    """`adaptive_proxy_component_up`: each backing service's probe (the /health ones), run at scrape time."""
+    """`adaptive_proxy_component_up`: each backing service's probe (the /health ones), run at scrape
+    time; a probe that raises, or reports `degraded` (Redis while its stores use local state), is 0."""
     for name, probe in probes.items():
         try:
             async with asyncio.timeout(timeout_s):
-                await probe()
-            up = True
+                details = await probe()
+            up = not (isinstance(details, dict) and details.get("degraded"))
         except Exception:
             up = False
         metrics.component_up.labels(name).set(1 if up else 0)

@@ -1,5 +1,6 @@
 """The Redis rate limiter when Redis is down, frozen, and back: local limits at once, a single
-timeout per retry interval (not one per request), and shared limits again once Redis answers."""
+timeout (not one per request), and shared limits again once the circuit's background PING finds
+Redis answering."""
 
 from __future__ import annotations
 
@@ -72,8 +73,10 @@ async def test_back_to_redis_once_it_answers(redis_url: tuple[str, str]) -> None
         assert (await limiter.acquire("k", 5)).allowed  # still within the retry pause: local
         assert limiter.status()["degraded"] is True
         clock.t += 5
-        assert (await limiter.acquire("k", 5)).allowed
+        assert (await limiter.acquire("k", 5)).allowed  # still local: a background PING is sent
+        await limiter.circuit.settle()  # it answered
         assert limiter.status() == {"store": "redis", "degraded": False}
+        assert (await limiter.acquire("k", 5)).allowed
         real = redis_asyncio.Redis.from_url(url)
         try:
             assert await real.zcard(f"{prefix}rl:k") == 1  # the shared bucket has the request

@@ -118,11 +118,16 @@ async def test_nearest_skips_candidates_whose_entry_is_gone(make: Make) -> None:
     assert found is not None and found[0].response.text() == "kept"
 
 
-async def test_an_unreachable_redis_serves_misses_and_drops_writes() -> None:
+async def test_an_unreachable_redis_serves_from_this_instances_local_cache() -> None:
     client = redis_asyncio.Redis.from_url("redis://127.0.0.1:1/0", socket_connect_timeout=0.2, socket_timeout=0.2)
     store = RedisResponseCache(client, prefix="unreachable:")
-    await store.put(key(1), entry(), 60)
-    assert await store.get(key(1)) is None
-    assert await store.nearest("b", unit(1.0), 0.5) is None
-    assert store.status()["store"].startswith("redis (degraded")
-    await client.aclose()
+    try:
+        await store.put(key(1), entry(), 60, bucket="b", vector=unit(1.0))  # fails once, kept locally
+        assert store.circuit.degraded and store.status()["store"].startswith("local (degraded")
+        found = await store.get(key(1))
+        assert found is not None and found.response.text() == "Paris"
+        near = await store.nearest("b", unit(1.0), 0.5)
+        assert near is not None and near[0].response.text() == "Paris"
+        assert await store.get(key(2)) is None and await store.size() == 1
+    finally:
+        await client.aclose()

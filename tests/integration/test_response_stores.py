@@ -142,8 +142,10 @@ async def test_back_to_redis_once_it_answers(redis_url: tuple[str, str]) -> None
         assert store.status()["degraded"] is True
         await forward.start()
         clock.t += 5
-        await store.put("resp_shared", document(2))
+        assert await store.get("resp_local") == document(1)  # still local: a background PING is sent
+        await store.circuit.settle()  # it answered
         assert store.status() == {"store": "redis", "degraded": False}
+        await store.put("resp_shared", document(2))
         assert await shared.exists(f"{prefix}rs:e:resp_shared") == 1  # in Redis, for every instance
         assert await store.get("resp_local") == document(1)  # what was kept meanwhile is still served
     finally:
