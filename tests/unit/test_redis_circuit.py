@@ -222,7 +222,7 @@ def test_the_container_gives_every_redis_store_the_same_circuit() -> None:
     assert client.connection_pool.connection_kwargs["socket_timeout"] == 0.1  # no connection is made here
     assert client.connection_pool.connection_kwargs["socket_connect_timeout"] == 0.05
     assert circuit is not None and circuit._retry_after_s == 0.7
-    shared = [c.shared_breaker_store(), c.cache.store(), c.route_cache(), c.response_store(),
+    shared = [c.breaker_store(), c.cache.store(), c.route_cache(), c.response_store(),
               c.metering.rate_limiter(), c.breaker_history(), c.shared_traffic()._store]  # type: ignore[union-attr]
     assert all(store.circuit is circuit for store in shared)
 
