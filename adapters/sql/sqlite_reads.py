@@ -17,6 +17,8 @@ from typing import Any
 from sqlalchemy import Column, Table, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from adapters.sql.engine import sqlite_file
+
 Processor = Any  # a SQLAlchemy result processor, or None
 
 
@@ -30,8 +32,8 @@ class SqliteReader:
     @classmethod
     def for_engine(cls, engine: AsyncEngine) -> SqliteReader | None:
         """A reader for a file-backed SQLite engine; None for any other database."""
-        database = engine.url.database
-        if engine.dialect.name != "sqlite" or not database or database == ":memory:" or database.startswith("file:"):
+        database = sqlite_file(engine)
+        if database is None:
             return None
         reader = cls(database)
         reader._dialect = engine.dialect
