@@ -63,7 +63,7 @@ class PendingSpend:
         budgeted = record.budget_period_start is not None and record.api_key_id is not None
         if not (charged or budgeted):
             return
-        self._count += sign
+        self._count = max(self._count + sign, 0)
         if charged and record.organization_id is not None:
             _change(self._orgs, record.organization_id, sign * record.cost)
         if budgeted and record.api_key_id is not None:
@@ -77,7 +77,7 @@ class PendingSpend:
 
     def __len__(self) -> int:
         """Records whose spend is pending."""
-        return max(self._count, 0)
+        return self._count
 
 
 def _change(totals: dict[Any, Decimal], name: Any, amount: Decimal) -> None:

@@ -56,8 +56,9 @@ async def metering_lifecycle(settings: Settings, engine: Callable[[], AsyncEngin
     await usage_writer_.start()  # migrates first when database.auto_migrate is on
     yield None
     await usage_writer_.drain(timeout_s=max(1.0, min(settings.server.shutdown_timeout_s, 30.0)))
-    if store is not None:
-        store().close()  # the SQLite write thread: waits for a transaction in progress
+    close = getattr(store(), "close", None) if store is not None else None
+    if close is not None:
+        close()  # the SQLite write thread: waits for a transaction in progress
     processor = payments()
     if processor is not None:
         await processor.aclose()
