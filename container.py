@@ -258,7 +258,7 @@ class MeteringContainer(containers.DeclarativeContainer):
     usage_writer = providers.Singleton(usage_writer, settings, sink=usage_store, engine=engine,
                                        on_written=providers.Callable(after_ledger_write, pending.provided.settle,
                                                                      clickhouse_export),
-                                       on_spilled=pending.provided.spilled)
+                                       on_adopted=providers.Callable(after_ledger_write, None, clickhouse_export))
     pricing = providers.Singleton(_pricing_catalog, settings)
     metering = providers.Singleton(Metering, queue=usage_writer, catalog=pricing,
                                    pending=pending, currency=settings.provided.credits.currency,
@@ -273,7 +273,8 @@ class MeteringContainer(containers.DeclarativeContainer):
                                         currency=settings.provided.credits.currency)
 
     lifecycle = providers.Resource(metering_lifecycle, settings, engine=engine.provider,
-                                   writer=usage_writer.provider, payments=payments.provider)
+                                   writer=usage_writer.provider, payments=payments.provider,
+                                   store=usage_store.provider)
     clickhouse_lifecycle = providers.Resource(export_lifecycle, exporter=clickhouse_export.provider,
                                               shutdown_timeout_s=settings.provided.server.shutdown_timeout_s)
 

@@ -37,48 +37,37 @@ class PendingSpend:
     """Spend already finished but not yet written, per organization and per key.
 
     Pre-flight checks subtract it, so a burst of requests cannot outrun the batched writer.
-    Only records that carry post-flight effects are tracked; the writer settles them.
+    Only amounts are kept (no records, no ids): memory stays the same however far the writer
+    falls behind and however many records wait in the spill file. The writer settles each
+    record it was handed exactly once, when it is stored (from memory or replayed from the
+    spill lines it wrote itself).
     """
 
     def __init__(self) -> None:
-        self._records: dict[str, UsageRecord] = {}
-        self._spilled: set[str] = set()  # ids whose spend still counts, their records on disk, not here
         self._orgs: dict[str, Decimal] = {}
         self._keys: dict[int, Decimal] = {}
+        self._count = 0
 
     def add(self, record: UsageRecord) -> None:
-        if record.cost <= 0 or record.id in self._records:
+        self._apply(record, 1)
+
+    def settle(self, records: Sequence[UsageRecord]) -> None:
+        """The records are stored: their spend is now part of the stored balances."""
+        for record in records:
+            self._apply(record, -1)
+
+    def _apply(self, record: UsageRecord, sign: int) -> None:
+        if record.cost <= 0:
             return
         charged = record.charge_credits and record.organization_id is not None
         budgeted = record.budget_period_start is not None and record.api_key_id is not None
         if not (charged or budgeted):
             return
-        self._records[record.id] = record
+        self._count = max(self._count + sign, 0)
         if charged and record.organization_id is not None:
-            self._orgs[record.organization_id] = self._orgs.get(record.organization_id, _ZERO) + record.cost
+            _change(self._orgs, record.organization_id, sign * record.cost)
         if budgeted and record.api_key_id is not None:
-            self._keys[record.api_key_id] = self._keys.get(record.api_key_id, _ZERO) + record.cost
-
-    def spilled(self, records: Sequence[UsageRecord]) -> None:
-        """The records went to the spill file: keep their spend in the totals, drop the records
-        from memory (only the id is kept, to settle them when the replay writes them)."""
-        for record in records:
-            if self._records.pop(record.id, None) is not None:
-                self._spilled.add(record.id)
-
-    def settle(self, records: Sequence[UsageRecord]) -> None:
-        """The records are stored: their spend is now part of the stored balances."""
-        for written in records:
-            record = self._records.pop(written.id, None)
-            if record is None and written.id in self._spilled:
-                self._spilled.discard(written.id)
-                record = written  # read back from the spill file: the same fields
-            if record is None:
-                continue
-            if record.charge_credits and record.organization_id is not None:
-                _subtract(self._orgs, record.organization_id, record.cost)
-            if record.budget_period_start is not None and record.api_key_id is not None:
-                _subtract(self._keys, record.api_key_id, record.cost)
+            _change(self._keys, record.api_key_id, sign * record.cost)
 
     def for_org(self, organization_id: str) -> Decimal:
         return self._orgs.get(organization_id, _ZERO)
@@ -87,11 +76,12 @@ class PendingSpend:
         return self._keys.get(key_id, _ZERO)
 
     def __len__(self) -> int:
-        return len(self._records)
+        """Records whose spend is pending."""
+        return self._count
 
 
-def _subtract(totals: dict[Any, Decimal], name: Any, amount: Decimal) -> None:
-    left = totals.get(name, _ZERO) - amount
+def _change(totals: dict[Any, Decimal], name: Any, amount: Decimal) -> None:
+    left = totals.get(name, _ZERO) + amount
     if left > 0:
         totals[name] = left
     else:

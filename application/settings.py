@@ -345,7 +345,9 @@ class UsageSettings(Strict):
     # the store is answering: the writer cannot keep up. 0: never shed (spill instead).
     shed_above: int = Field(2_000, ge=0)
     shed_retry_after_s: int = Field(1, gt=0)
-    batch_size: int = Field(500, gt=0)
+    batch_size: int = Field(500, gt=0)  # a batch is written once this many records wait (or each flush interval)
+    # The most records one batch (one transaction) takes when a backlog has built up.
+    max_batch_size: int = Field(5_000, gt=0)
     flush_interval_ms: int = Field(200, gt=0)
     spill_path: str = ""  # default: var/usage-spill.jsonl next to the embedded database
     export: UsageExportSettings = Field(default_factory=lambda: UsageExportSettings())

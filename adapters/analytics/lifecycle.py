@@ -27,10 +27,11 @@ def clickhouse_exporter(settings: Settings, http_client: httpx2.AsyncClient) -> 
     return BatchedUsageWriter(sink, spill, queue_size=ch.queue_size, batch_size=ch.batch_size,
                               flush_interval_s=ch.flush_interval_ms / 1000, prepare=sink.create_table)
 
-def after_ledger_write(settle: Callable[[Sequence[UsageRecord]], None],
+def after_ledger_write(settle: Callable[[Sequence[UsageRecord]], None] | None,
                        exporter: BatchedUsageWriter | None) -> Callable[[Sequence[UsageRecord]], None]:
     """The SQL writer's `on_written`: settle pending spend, then queue the batch for ClickHouse
-    (`submit` never awaits: the ledger's flusher is not slowed by the export)."""
+    (`submit` never awaits: the ledger's flusher is not slowed by the export). Its `on_adopted`
+    (records another writer spilled, replayed here) has no spend to settle: `settle` None."""
 
     def export(records: Sequence[UsageRecord]) -> None:
         assert exporter is not None

@@ -13,7 +13,7 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import insert, select, update
-from sqlalchemy.engine import Row
+from sqlalchemy.engine import Connection, Row
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -27,21 +27,24 @@ def now_utc() -> datetime:
     return datetime.now(UTC)
 
 
-async def change_balance(conn: AsyncConnection, organization_id: str, delta: int, *, purchased: int = 0,
-                         used: int = 0, now: datetime | None = None) -> int:
-    """Apply `delta` units atomically (creating the account if needed); the balance after it."""
+def change_balance_sync(conn: Connection, organization_id: str, delta: int, *, purchased: int = 0,
+                        used: int = 0, now: datetime | None = None) -> int:
+    """Apply `delta` units atomically (creating the account if needed); the balance after it.
+
+    Synchronous: it runs in the embedded SQLite file's write thread and, through `run_sync`, on
+    the async engine (`change_balance`)."""
     now = now or now_utc()
     stmt = (update(org_credits).where(org_credits.c.organization_id == organization_id)
             .values(balance=org_credits.c.balance + delta,
                     total_purchased=org_credits.c.total_purchased + purchased,
                     total_used=org_credits.c.total_used + used, updated_at=now))
     for _ in range(3):
-        after = await _update(conn, stmt, organization_id)
+        after = _update(conn, stmt, organization_id)
         if after is not None:
             return after
         try:
-            async with conn.begin_nested():
-                await conn.execute(insert(org_credits).values(
+            with conn.begin_nested():
+                conn.execute(insert(org_credits).values(
                     organization_id=organization_id, balance=delta, total_purchased=purchased, total_used=used,
                     created_at=now, updated_at=now))
             return delta
@@ -50,13 +53,18 @@ async def change_balance(conn: AsyncConnection, organization_id: str, delta: int
     raise RuntimeError(f"could not create the credit account of {organization_id!r}")
 
 
-async def _update(conn: AsyncConnection, stmt: Any, organization_id: str) -> int | None:
+async def change_balance(conn: AsyncConnection, organization_id: str, delta: int, *, purchased: int = 0,
+                         used: int = 0, now: datetime | None = None) -> int:
+    """`change_balance_sync` on an async connection."""
+    return await conn.run_sync(change_balance_sync, organization_id, delta, purchased=purchased, used=used, now=now)
+
+
+def _update(conn: Connection, stmt: Any, organization_id: str) -> int | None:
     if conn.dialect.update_returning:
-        row = (await conn.execute(stmt.returning(org_credits.c.balance))).first()
+        row = conn.execute(stmt.returning(org_credits.c.balance)).first()
         return None if row is None else int(row[0])
-    await conn.execute(stmt)  # MySQL: the UPDATE holds the row lock, so this read is consistent
-    row = (await conn.execute(select(org_credits.c.balance)
-                              .where(org_credits.c.organization_id == organization_id))).first()
+    conn.execute(stmt)  # MySQL: the UPDATE holds the row lock, so this read is consistent
+    row = conn.execute(select(org_credits.c.balance).where(org_credits.c.organization_id == organization_id)).first()
     return None if row is None else int(row[0])
 
 

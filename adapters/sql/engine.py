@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from sqlalchemy import event, text
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 EMBEDDED_DIR = "var"
@@ -48,7 +48,7 @@ def create_engine(url: str, base: Path | None = None, **kwargs: Any) -> AsyncEng
     full = database_url(url, base)
     if make_url(full).get_backend_name() == "sqlite":
         engine = create_async_engine(full, **kwargs)
-        _sqlite_setup(engine)
+        sqlite_setup(engine.sync_engine)
         return engine
     kwargs.setdefault("pool_pre_ping", True)
     kwargs.setdefault("pool_size", 10)
@@ -56,8 +56,18 @@ def create_engine(url: str, base: Path | None = None, **kwargs: Any) -> AsyncEng
     return create_async_engine(full, **kwargs)
 
 
-def _sqlite_setup(engine: AsyncEngine) -> None:
-    @event.listens_for(engine.sync_engine, "connect")
+def sqlite_file(engine: AsyncEngine) -> str | None:
+    """The path of a file-backed SQLite engine's database; None for any other database."""
+    database = engine.url.database
+    if engine.dialect.name != "sqlite" or not database or database == ":memory:" or database.startswith("file:"):
+        return None
+    return database
+
+
+def sqlite_setup(engine: Engine) -> None:
+    """WAL, a busy timeout and BEGIN IMMEDIATE on every connection of a (sync) SQLite engine."""
+
+    @event.listens_for(engine, "connect")
     def _connect(dbapi_connection: Any, _: Any) -> None:
         dbapi_connection.isolation_level = None  # we emit BEGIN ourselves, below
         cursor = dbapi_connection.cursor()
@@ -66,7 +76,7 @@ def _sqlite_setup(engine: AsyncEngine) -> None:
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
 
-    @event.listens_for(engine.sync_engine, "begin")
+    @event.listens_for(engine, "begin")
     def _begin(connection: Any) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 

@@ -1,5 +1,5 @@
 """Building and running the SQL side of metering: the usage writer, migrations at startup,
-and an orderly shutdown (drain the queue, then close the pool)."""
+and an orderly shutdown (drain the queue, stop the usage store's write thread, close the pool)."""
 
 from __future__ import annotations
 
@@ -36,17 +36,18 @@ def database_needed(settings: Settings) -> bool:
 
 def usage_writer(settings: Settings, sink: UsageSink, engine: AsyncEngine,
                  on_written: Callable[[Sequence[UsageRecord]], None],
-                 on_spilled: Callable[[Sequence[UsageRecord]], None] | None = None) -> BatchedUsageWriter:
+                 on_adopted: Callable[[Sequence[UsageRecord]], None] | None = None) -> BatchedUsageWriter:
     usage = settings.usage
     prepare = functools.partial(upgrade, engine) if settings.database.auto_migrate else None
     return BatchedUsageWriter(sink, spill_path(settings), queue_size=usage.queue_size, batch_size=usage.batch_size,
-                              flush_interval_s=usage.flush_interval_ms / 1000, on_written=on_written,
-                              prepare=prepare, on_spilled=on_spilled, shed_above=usage.shed_above)
+                              max_batch_size=usage.max_batch_size, flush_interval_s=usage.flush_interval_ms / 1000,
+                              on_written=on_written, on_adopted=on_adopted, prepare=prepare,
+                              shed_above=usage.shed_above)
 
 
 async def metering_lifecycle(settings: Settings, engine: Callable[[], AsyncEngine],
                              writer: Callable[[], BatchedUsageWriter],
-                             payments: Callable[[], Any]) -> AsyncIterator[None]:
+                             payments: Callable[[], Any], store: Callable[[], Any] | None = None) -> AsyncIterator[None]:
     """Nothing depends on this Resource; it only starts and stops what the request path uses."""
     if not database_needed(settings):
         yield None
@@ -55,6 +56,9 @@ async def metering_lifecycle(settings: Settings, engine: Callable[[], AsyncEngin
     await usage_writer_.start()  # migrates first when database.auto_migrate is on
     yield None
     await usage_writer_.drain(timeout_s=max(1.0, min(settings.server.shutdown_timeout_s, 30.0)))
+    close = getattr(store(), "close", None) if store is not None else None
+    if close is not None:
+        close()  # the SQLite write thread: waits for a transaction in progress
     processor = payments()
     if processor is not None:
         await processor.aclose()

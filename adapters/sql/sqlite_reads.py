@@ -4,8 +4,9 @@ Through aiosqlite and SQLAlchemy's async layer one primary-key read costs ~0.6 m
 (thread hops for begin, execute, fetch and rollback); the same read on a plain `sqlite3`
 connection takes a few microseconds. The database is in WAL mode, where readers never wait for
 writers, so such a read does not block the event loop in any meaningful way. Only used for
-reads of one row by a unique column (the API key by hash, an organization's balance); writes
-keep going through the async engine. Rows are decoded with SQLAlchemy's own result processors,
+reads of one row by a unique column (the API key by hash, an organization's balance); usage
+batches go through the write thread (`adapters/sql/write_thread.py`), other writes through the
+async engine. Rows are decoded with SQLAlchemy's own result processors,
 so they come back exactly as the async path returns them.
 """
 
@@ -16,6 +17,8 @@ from typing import Any
 
 from sqlalchemy import Column, Table, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncEngine
+
+from adapters.sql.engine import sqlite_file
 
 Processor = Any  # a SQLAlchemy result processor, or None
 
@@ -30,8 +33,8 @@ class SqliteReader:
     @classmethod
     def for_engine(cls, engine: AsyncEngine) -> SqliteReader | None:
         """A reader for a file-backed SQLite engine; None for any other database."""
-        database = engine.url.database
-        if engine.dialect.name != "sqlite" or not database or database == ":memory:" or database.startswith("file:"):
+        database = sqlite_file(engine)
+        if database is None:
             return None
         reader = cls(database)
         reader._dialect = engine.dialect

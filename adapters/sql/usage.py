@@ -1,25 +1,29 @@
 """Usage records in SQL, with their post-flight effects in the same transaction.
 
-`write(records)` in one transaction: skip ids already stored, insert the rest, deduct charged
-costs from their organizations (one atomic UPDATE per organization, one `usage` transaction per
-record, linked by `api_usage_id`), and advance each key's budget and last-used time. Rows are
-locked in a fixed order (organizations, then keys, each sorted) so concurrent writers on
-several instances cannot deadlock.
+`write(records)` in one transaction: skip ids already stored, insert the rest (multi-row
+inserts, `adapters/sql/bulk.py`), deduct charged costs from their organizations (one atomic
+UPDATE per organization and batch, one `usage` transaction row per record, linked by
+`api_usage_id`), and advance each key's budget and last-used time. Rows are locked in a fixed
+order (organizations, then keys, each sorted) so concurrent writers on several instances cannot
+deadlock.
 """
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, case, func, insert, literal, select, update
-from sqlalchemy.engine import Row
+from sqlalchemy import bindparam, case, func, literal, select, update
+from sqlalchemy.engine import Connection, Row
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from adapters.sql.credits import change_balance
-from adapters.sql.engine import in_transaction
+from adapters.sql.bulk import insert_rows
+from adapters.sql.credits import change_balance_sync
+from adapters.sql.engine import in_transaction, sqlite_file
+from adapters.sql.write_thread import WriteThread
 from adapters.sql.models import UtcDateTime, api_keys, credit_transactions, usage
 from domain.credits import from_units, to_units
 from domain.usage import ModelStats, UsageRecord, UsageStats
@@ -56,62 +60,89 @@ def description(r: UsageRecord) -> str:
     return f"{r.provider}:{r.model} {r.endpoint}".strip()
 
 
+ID_CHUNK = 1000  # ids per `IN (...)` lookup: far below every database's parameter limit
+
+
+def store(conn: Connection, records: Sequence[UsageRecord]) -> None:
+    """The ledger write of one batch inside the caller's transaction: skip ids already stored,
+    insert the rest, deduct charged costs (one UPDATE per organization), advance key budgets and
+    last-used times. Synchronous, so the same code runs in the SQLite write thread and, through
+    `run_sync`, on the async engine of PostgreSQL and MySQL."""
+    unique = list({r.id: r for r in records}.values())
+    ids = [r.id for r in unique]
+    stored: set[str] = set()
+    for at in range(0, len(ids), ID_CHUNK):
+        stored.update(conn.execute(select(usage.c.id).where(usage.c.id.in_(ids[at:at + ID_CHUNK]))).scalars())
+    fresh = [r for r in unique if r.id not in stored]
+    if not fresh:
+        return
+    insert_rows(conn, usage, [_row(r) for r in fresh])
+    _charge(conn, fresh)
+    _touch_keys(conn, fresh)
+
+
+def _charge(conn: Connection, records: list[UsageRecord]) -> None:
+    by_org: dict[str, list[UsageRecord]] = defaultdict(list)
+    for r in records:
+        if r.charge_credits and r.organization_id is not None and r.cost > 0:
+            by_org[r.organization_id].append(r)
+    rows = []
+    for org in sorted(by_org):  # a fixed lock order: concurrent writers cannot deadlock
+        charged = by_org[org]
+        total = sum(to_units(r.cost) for r in charged)
+        running = change_balance_sync(conn, org, -total, used=total) + total
+        for r in charged:
+            running -= to_units(r.cost)
+            rows.append({"organization_id": org, "type": "usage", "amount": -to_units(r.cost),
+                         "balance_after": running, "description": description(r), "metadata": {},
+                         "api_key_id": r.api_key_id, "api_usage_id": r.id, "created_at": r.created_at})
+    insert_rows(conn, credit_transactions, rows)
+
+
+def _touch_keys(conn: Connection, records: list[UsageRecord]) -> None:
+    last_used: dict[int, datetime] = {}
+    spend: dict[tuple[int, datetime], int] = defaultdict(int)
+    for r in records:
+        if r.api_key_id is None:
+            continue
+        if r.api_key_id not in last_used or r.created_at > last_used[r.api_key_id]:
+            last_used[r.api_key_id] = r.created_at
+        if r.budget_period_start is not None and r.cost > 0:
+            spend[(r.api_key_id, r.budget_period_start)] += to_units(r.cost)
+    for key_id in sorted(last_used):
+        used_at = literal(last_used[key_id], UtcDateTime())
+        values: dict[str, Any] = {"last_used_at": case(
+            (api_keys.c.last_used_at.is_(None), used_at), (api_keys.c.last_used_at < used_at, used_at),
+            else_=api_keys.c.last_used_at)}
+        conn.execute(update(api_keys).where(api_keys.c.id == key_id).values(**values))
+        for (_, start), units in sorted((k, v) for k, v in spend.items() if k[0] == key_id):
+            conn.execute(_budget_update(key_id, start, units))
+
+
 class SqlUsageStore:
+    """`write` is one transaction per batch: on the embedded SQLite file in its write thread
+    (`adapters/sql/write_thread.py`), elsewhere on the async engine. `close` stops the thread."""
+
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
+        path = sqlite_file(engine)
+        self._thread = WriteThread(path) if path is not None else None
 
     async def write(self, records: Sequence[UsageRecord]) -> None:
         if not records:
             return
-        unique = list({r.id: r for r in records}.values())
+        if self._thread is not None:
+            await self._thread.run(functools.partial(store, records=records))
+            return
 
-        async def store(conn: AsyncConnection) -> None:
-            stored = set((await conn.execute(
-                select(usage.c.id).where(usage.c.id.in_([r.id for r in unique])))).scalars())
-            fresh = [r for r in unique if r.id not in stored]
-            if not fresh:
-                return
-            await conn.execute(insert(usage), [_row(r) for r in fresh])
-            await self._charge(conn, fresh)
-            await self._touch_keys(conn, fresh)
+        async def run(conn: AsyncConnection) -> None:
+            await conn.run_sync(store, records)
 
-        await in_transaction(self._engine, store)  # a deadlock victim (two instances) runs again
+        await in_transaction(self._engine, run)  # a deadlock victim (two instances) runs again
 
-    async def _charge(self, conn: AsyncConnection, records: list[UsageRecord]) -> None:
-        by_org: dict[str, list[UsageRecord]] = defaultdict(list)
-        for r in records:
-            if r.charge_credits and r.organization_id is not None and r.cost > 0:
-                by_org[r.organization_id].append(r)
-        for org in sorted(by_org):
-            charged = by_org[org]
-            total = sum(to_units(r.cost) for r in charged)
-            running = await change_balance(conn, org, -total, used=total) + total
-            rows = []
-            for r in charged:
-                running -= to_units(r.cost)
-                rows.append({"organization_id": org, "type": "usage", "amount": -to_units(r.cost),
-                             "balance_after": running, "description": description(r), "metadata": {},
-                             "api_key_id": r.api_key_id, "api_usage_id": r.id, "created_at": r.created_at})
-            await conn.execute(insert(credit_transactions), rows)
-
-    async def _touch_keys(self, conn: AsyncConnection, records: list[UsageRecord]) -> None:
-        last_used: dict[int, datetime] = {}
-        spend: dict[tuple[int, datetime], int] = defaultdict(int)
-        for r in records:
-            if r.api_key_id is None:
-                continue
-            if r.api_key_id not in last_used or r.created_at > last_used[r.api_key_id]:
-                last_used[r.api_key_id] = r.created_at
-            if r.budget_period_start is not None and r.cost > 0:
-                spend[(r.api_key_id, r.budget_period_start)] += to_units(r.cost)
-        for key_id in sorted(last_used):
-            used_at = literal(last_used[key_id], UtcDateTime())
-            values: dict[str, Any] = {"last_used_at": case(
-                (api_keys.c.last_used_at.is_(None), used_at), (api_keys.c.last_used_at < used_at, used_at),
-                else_=api_keys.c.last_used_at)}
-            await conn.execute(update(api_keys).where(api_keys.c.id == key_id).values(**values))
-            for (_, start), units in sorted((k, v) for k, v in spend.items() if k[0] == key_id):
-                await conn.execute(_budget_update(key_id, start, units))
+    def close(self) -> None:
+        if self._thread is not None:
+            self._thread.close()
 
     async def get(self, record_id: str) -> UsageRecord | None:
         async with self._engine.connect() as conn:

@@ -1,10 +1,18 @@
 """The usage queue: records leave the request path in O(1) and reach the store in batches.
 
 - `submit` appends to an in-memory deque (bounded by `queue_size`) and never awaits.
-- A background task writes batches of `batch_size` every `flush_interval` (sooner when a batch
-  is full). A failed write puts the batch back and retries with backoff.
+- A background task writes a batch every `flush_interval` (sooner once `batch_size` records
+  wait). A batch takes everything waiting, up to `max_batch_size`: under a backlog the batches
+  grow, and one transaction carries thousands of records. A batch stays in flight until its
+  write returns; a failed write puts the unwritten records back and retries with backoff.
+- A batch the store refuses for its data (not an outage) is split in halves until the record
+  it refuses is found; every other record of the batch is written.
 - When the deque is full (the store is down or slow) records are appended to a local JSON-lines
-  spill file; once the store answers again the file is replayed and removed.
+  spill file and leave memory. Each line names the writer that spilled it. Once the store
+  answers again the file is claimed (renamed), replayed from the position kept in
+  `<claimed>.done`, and removed. Records this writer spilled itself are reported to
+  `on_written` when replayed (their spend was pending here); records of another writer (an
+  earlier run, another worker) to `on_adopted`.
 - `drain` (shutdown) writes what it can and spills the rest, so no record is lost.
 - `overloaded()` is true while the store answers but the backlog is at `shed_above` or more:
   the writer cannot keep up, and the request path sheds load (503) rather than let memory and
@@ -28,7 +36,7 @@ from dataclasses import asdict, fields
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 from sqlalchemy.exc import DataError, IntegrityError
@@ -41,8 +49,10 @@ _DATETIMES = ("created_at", "budget_period_start")
 _FIELDS = {f.name for f in fields(UsageRecord)}
 
 
-def record_to_json(record: UsageRecord) -> bytes:
+def record_to_json(record: UsageRecord, writer: str = "") -> bytes:
     data = asdict(record)
+    if writer:
+        data["writer"] = writer
     data["cost"] = str(record.cost)
     for name in _DATETIMES:
         value = data[name]
@@ -51,12 +61,18 @@ def record_to_json(record: UsageRecord) -> bytes:
 
 
 def record_from_json(line: bytes) -> UsageRecord:
-    data: dict[str, Any] = {k: v for k, v in orjson.loads(line).items() if k in _FIELDS}
+    return _from_json(line)[0]
+
+
+def _from_json(line: bytes) -> tuple[UsageRecord, str]:
+    """The record of a spill line and the writer that spilled it ('' when unnamed)."""
+    raw = orjson.loads(line)
+    data: dict[str, Any] = {k: v for k, v in raw.items() if k in _FIELDS}
     data["cost"] = Decimal(data["cost"])
     for name in _DATETIMES:
         if data.get(name) is not None:
             data[name] = datetime.fromisoformat(data[name])
-    return UsageRecord(**data)
+    return UsageRecord(**data), str(raw.get("writer") or "")
 
 
 def _rejected_alone(exc: BaseException) -> bool:
@@ -68,16 +84,19 @@ class BatchedUsageWriter:
     def __init__(self, sink: UsageSink, spill_path: Path, *, queue_size: int = 10_000, batch_size: int = 500,
                  flush_interval_s: float = 0.2, on_written: Callable[[Sequence[UsageRecord]], None] | None = None,
                  prepare: Callable[[], Awaitable[None]] | None = None, max_backoff_s: float = 30.0,
-                 on_spilled: Callable[[Sequence[UsageRecord]], None] | None = None, shed_above: int = 0) -> None:
+                 on_adopted: Callable[[Sequence[UsageRecord]], None] | None = None, shed_above: int = 0,
+                 max_batch_size: int = 0) -> None:
         self._sink = sink
         self._spill = spill_path
         self._queue_size = queue_size
         self._shed_above = shed_above  # 0: never shed
         self._failing = False  # the last write (or prepare) failed: the store is down
         self._batch_size = batch_size
+        self._max_batch = max(batch_size, max_batch_size)
         self._interval = flush_interval_s
         self._on_written = on_written
-        self._on_spilled = on_spilled
+        self._on_adopted = on_adopted
+        self.name = f"{os.getpid()}-{os.urandom(6).hex()}"  # names this writer's lines in the spill file
         self._prepare = prepare
         self._ready = prepare is None
         self._max_backoff = max_backoff_s
@@ -181,9 +200,12 @@ class BatchedUsageWriter:
                 self._failed(exc)
                 return False
             while self._buffer:
-                batch = [self._buffer.popleft() for _ in range(min(self._batch_size, len(self._buffer)))]
-                if not await self._write(batch):
-                    self._buffer.extendleft(reversed(batch))
+                batch = [self._buffer.popleft() for _ in range(min(self._max_batch, len(self._buffer)))]
+                self._inflight = batch  # until the write returns: a drain that times out spills it
+                unwritten = await self._write(batch, self._on_written)
+                self._inflight = []
+                if unwritten:
+                    self._buffer.extendleft(reversed(unwritten))
                     return False
             if replay:
                 return await self._replay()
@@ -194,32 +216,30 @@ class BatchedUsageWriter:
             await self._prepare()
         self._ready = True
 
-    async def _write(self, batch: list[UsageRecord]) -> bool:
-        self._inflight = batch
+    async def _write(self, batch: list[UsageRecord],
+                     report: Callable[[Sequence[UsageRecord]], None] | None) -> list[UsageRecord]:
+        """Write `batch`; the records left unwritten (a suffix of it: empty when all are stored)."""
         try:
             await self._sink.write(batch)
         except Exception as exc:  # any store failure: classified below, never lost
-            if not _rejected_alone(exc) or len(batch) == 1:
-                if len(batch) == 1 and _rejected_alone(exc):
-                    self._reject(batch[0], exc)
-                    self._done(batch)
-                    return True
+            if not _rejected_alone(exc):
                 self._failed(exc)
-                return False
-            for record in batch:  # find the record the store refuses; write the others
-                if not await self._write([record]):
-                    return False
-            self._inflight = []
-            return True
-        self._done(batch)
-        return True
+                return batch
+            if len(batch) == 1:
+                self._reject(batch[0], exc)
+                self._done(batch, report)
+                return []
+            half = len(batch) // 2  # find the record the store refuses; write the others
+            left = await self._write(batch[:half], report)
+            return [*left, *batch[half:]] if left else await self._write(batch[half:], report)
+        self._done(batch, report)
+        return []
 
-    def _done(self, batch: list[UsageRecord]) -> None:
-        self._inflight = []
+    def _done(self, batch: list[UsageRecord], report: Callable[[Sequence[UsageRecord]], None] | None) -> None:
         self._failing = False
         self.written += len(batch)
-        if self._on_written is not None:
-            self._on_written(batch)
+        if report is not None:
+            report(batch)
 
     def _failed(self, exc: BaseException) -> None:
         self.failures += 1
@@ -237,36 +257,76 @@ class BatchedUsageWriter:
     # --- the spill file -------------------------------------------------------------------------
 
     def _spill_records(self, records: Sequence[UsageRecord]) -> None:
+        """Out of memory: the file holds them now (their pending spend still counts)."""
         self.spilled += len(records)
-        _append(self._spill, records)
-        if self._on_spilled is not None:
-            self._on_spilled(records)  # out of memory: the file holds them now
+        _append(self._spill, records, self.name)
 
     def _spill_files(self) -> list[Path]:
-        pending = sorted(self._spill.parent.glob(self._spill.name + ".replay-*"))
+        pending = sorted(p for p in self._spill.parent.glob(self._spill.name + ".replay-*")
+                         if not p.name.endswith(".done"))
         return [*pending, self._spill] if self._spill.exists() else pending
 
     async def _replay(self) -> bool:
         for path in self._spill_files():
             if path == self._spill:  # claim it: new spills go to a fresh file meanwhile
-                claimed = path.with_name(f"{path.name}.replay-{os.getpid()}-{id(self)}")
+                claimed = path.with_name(f"{path.name}.replay-{self.name}")
                 try:
                     path.rename(claimed)
                 except FileNotFoundError:
                     continue
                 path = claimed
-            for batch in _read_batches(path, self._batch_size):
-                if not await self._write(batch):
-                    return False
+            if not await self._replay_file(path):
+                return False
             with contextlib.suppress(FileNotFoundError):
                 path.unlink()
+            with contextlib.suppress(FileNotFoundError):
+                _done_path(path).unlink()
             log.info("usage writer: replayed %s", path.name)
         return True
 
+    async def _replay_file(self, path: Path) -> bool:
+        """Write the file's records from its `.done` position on, in file order, advancing the
+        position as they are stored: a replayed record is never reported twice, even when an
+        attempt fails half way."""
+        done = _done_path(path)
+        for lines in _read_batches(path, _position(done), self._max_batch):
+            at = 0
+            while at < len(lines):  # a run of lines that are all this writer's, or all not
+                mine = lines[at].writer == self.name
+                end = at
+                while end < len(lines) and (lines[end].writer == self.name) == mine:
+                    end += 1
+                run = lines[at:end]
+                unwritten = await self._write([line.record for line in run],
+                                              self._on_written if mine else self._on_adopted)
+                if unwritten:  # resume at the first unwritten line
+                    _save_position(done, run[len(run) - len(unwritten)].start)
+                    return False
+                _save_position(done, run[-1].end)
+                at = end
+        return True
 
-def _append(path: Path, records: Sequence[UsageRecord]) -> None:
+
+def _done_path(path: Path) -> Path:
+    return path.with_name(path.name + ".done")
+
+
+def _position(done: Path) -> int:
+    try:
+        return int(done.read_text() or 0)
+    except (FileNotFoundError, ValueError):
+        return 0
+
+
+def _save_position(done: Path, position: int) -> None:
+    tmp = done.with_name(done.name + ".tmp")
+    tmp.write_text(str(position))
+    os.replace(tmp, done)
+
+
+def _append(path: Path, records: Sequence[UsageRecord], writer: str = "") -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    data = b"".join(record_to_json(r) + b"\n" for r in records)
+    data = b"".join(record_to_json(r, writer) + b"\n" for r in records)
     fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
     try:
         os.write(fd, data)  # one O_APPEND write: lines from several workers never interleave
@@ -274,22 +334,33 @@ def _append(path: Path, records: Sequence[UsageRecord]) -> None:
         os.close(fd)
 
 
-def _read_batches(path: Path, size: int) -> Iterator[list[UsageRecord]]:
+class _Line(NamedTuple):
+    record: UsageRecord
+    writer: str  # the writer that spilled it ('' when unnamed)
+    start: int  # byte offsets of the line in the file
+    end: int
+
+
+def _read_batches(path: Path, start: int, size: int) -> Iterator[list[_Line]]:
     try:
         handle = path.open("rb")
     except FileNotFoundError:
         return
     with handle:
-        batch: list[UsageRecord] = []
-        for line in handle:
-            line = line.strip()
+        handle.seek(start)
+        position = start
+        batch: list[_Line] = []
+        for raw in handle:
+            begin, position = position, position + len(raw)
+            line = raw.strip()
             if not line:
                 continue
             try:
-                batch.append(record_from_json(line))
+                record, writer = _from_json(line)
             except (ValueError, TypeError, KeyError):
                 log.error("usage writer: unreadable line in %s skipped", path.name)
                 continue
+            batch.append(_Line(record, writer, begin, position))
             if len(batch) >= size:
                 yield batch
                 batch = []

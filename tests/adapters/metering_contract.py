@@ -39,6 +39,9 @@ class Stores:
     url: str = ""
 
     async def close(self) -> None:
+        close = getattr(self.usage, "close", None)
+        if close is not None:
+            close()  # the SQLite store's write thread
         if self.engine is not None:
             await self.engine.dispose()
 
@@ -234,3 +237,29 @@ async def test_usage_of_a_deleted_key_is_still_written(stores: Stores) -> None:
     await stores.keys.delete(key.id)
     await stores.usage.write([usage(1, api_key_id=key.id, cost=Decimal(1), budget_period_start=T0)])
     assert await stores.usage.get(usage(1).id) is not None
+
+
+async def test_a_batch_of_thousands_is_written_once_with_exact_credits_and_budgets(stores: Stores) -> None:
+    key = await stores.keys.create(new_key(organization_id="acme", budget_limit=Decimal(100), budget_period="daily"))
+    await stores.ledger.grant(Grant("acme", Decimal(10), "promotional"))
+    await stores.ledger.grant(Grant("beta", Decimal(10), "promotional"))
+    day = period_start("daily", T0)
+    amount = Decimal("0.0001234567")
+    records = [usage(i, api_key_id=key.id, organization_id="acme" if i % 3 else "beta", cost=amount,
+                     charge_credits=True, budget_period_start=day, created_at=T0 + timedelta(microseconds=i),
+                     metadata={"n": i} if i % 2 else {})
+               for i in range(3_000)]
+    await stores.usage.write(records)
+    await stores.usage.write(records[1_000:2_000])  # a retried part of it: nothing twice
+    acme, beta = sum(1 for i in range(3_000) if i % 3), sum(1 for i in range(3_000) if not i % 3)
+    assert (await stores.ledger.balance("acme")).balance == Decimal(10) - acme * amount
+    assert (await stores.ledger.balance("beta")).balance == Decimal(10) - beta * amount
+    txs = [t for t in await stores.ledger.transactions("beta", limit=5_000) if t.type == "usage"]
+    assert len(txs) == beta and len({t.api_usage_id for t in txs}) == beta
+    assert sorted(t.balance_after for t in txs) == sorted(Decimal(10) - n * amount for n in range(1, beta + 1))
+    after = await stores.keys.get(key.id)
+    assert after.budget_used == 3_000 * amount and after.last_used_at == T0 + timedelta(microseconds=2_999)
+    stats = await stores.usage.stats_for_key(key.id)
+    assert stats.requests == 3_000 and stats.cost == 3_000 * amount
+    again = await stores.usage.get(records[2_999].id)
+    assert again is not None and again.metadata == {"n": 2_999} and again.created_at == records[2_999].created_at

@@ -27,6 +27,7 @@ class FlakySink(InMemoryUsageStore):
         self.down = False
         self.batches: list[int] = []
         self.poison: set[str] = set()
+        self.failed = False
 
     async def write(self, records: Sequence[UsageRecord]) -> None:
         if self.down:
@@ -49,7 +50,7 @@ def test_records_survive_the_spill_format() -> None:
 
 async def test_submit_is_synchronous_and_batches_are_bounded(tmp_path: Path) -> None:
     sink = FlakySink()
-    w = writer(sink, tmp_path, batch_size=10)
+    w = writer(sink, tmp_path, batch_size=10)  # max_batch_size defaults to batch_size
     for i in range(25):
         w.submit(record(i))
     assert len(sink) == 0  # nothing written on the request path
@@ -153,23 +154,114 @@ async def test_drain_never_hangs_whatever_the_flusher_is_doing(tmp_path: Path) -
     assert len(sink) == 100
 
 
-async def test_spilled_records_leave_the_pending_map_but_their_spend_still_counts(tmp_path: Path) -> None:
+async def test_spilled_records_leave_memory_but_their_spend_counts_until_replayed(tmp_path: Path) -> None:
     from application.metering import PendingSpend
 
     pending, sink = PendingSpend(), FlakySink()
     w = BatchedUsageWriter(sink, tmp_path / "spill.jsonl", flush_interval_s=0.01, queue_size=2,
-                           on_written=pending.settle, on_spilled=pending.spilled)
+                           on_written=pending.settle)
     sink.down = True
     for i in range(10):
         charged = record(i, charge_credits=True, organization_id="acme")
         pending.add(charged)
         w.submit(charged)
     assert not await w.flush()
-    assert w.spilled == 8 and len(pending) == 2  # only the records still queued are held in memory
-    assert pending.for_org("acme") == Decimal("0.010")  # ... but every unwritten cost still counts
+    assert w.spilled == 8 and w.stats()["queued"] == 2  # only the records still queued are held in memory
+    assert pending.for_org("acme") == Decimal("0.010") and len(pending) == 10  # ... every unwritten cost counts
     sink.down = False
-    assert await w.flush()  # the queue, then the replayed spill file
+    assert await w.flush()  # the queue, then the replayed spill file (its own lines: settled)
     assert len(sink) == 10 and len(pending) == 0 and pending.for_org("acme") == 0
+
+
+async def test_another_writers_spill_lines_are_written_but_not_settled_here(tmp_path: Path) -> None:
+    from application.metering import PendingSpend
+
+    pending, sink, adopted = PendingSpend(), FlakySink(), []
+    earlier = writer(sink, tmp_path)
+    sink.down = True
+    for i in range(3):
+        earlier.submit(record(i, charge_credits=True, organization_id="acme"))
+    await earlier.drain(timeout_s=0.5)  # an earlier run's spill file
+    sink.down = False
+    mine = record(7, charge_credits=True, organization_id="acme")
+    w = BatchedUsageWriter(sink, tmp_path / "spill.jsonl", flush_interval_s=0.01, on_written=pending.settle,
+                           on_adopted=adopted.extend)
+    pending.add(mine)
+    w.submit(mine)
+    assert await w.flush()
+    assert sorted(r.id for r in adopted) == ["r00000", "r00001", "r00002"]
+    assert len(sink) == 4 and len(pending) == 0 and pending.for_org("acme") == 0
+
+
+async def test_a_replay_that_fails_half_way_resumes_where_it_stopped(tmp_path: Path) -> None:
+    from application.metering import PendingSpend
+
+    pending, written = PendingSpend(), []
+
+    class FailsOnce(FlakySink):
+        async def write(self, records: Sequence[UsageRecord]) -> None:
+            if any(r.id == "r00005" for r in records) and not self.failed:
+                self.failed = True
+                raise OperationalError("INSERT", {}, ConnectionRefusedError("db down"))
+            await super().write(records)
+
+    sink = FailsOnce()
+    w = BatchedUsageWriter(sink, tmp_path / "spill.jsonl", flush_interval_s=0.01, queue_size=1, batch_size=1,
+                           max_batch_size=4, on_written=lambda rs: (pending.settle(rs), written.extend(rs)))
+    for i in range(1, 10):
+        charged = record(i, charge_credits=True, organization_id="acme")
+        pending.add(charged)
+        w.submit(charged)  # the first waits in memory, the other eight go to the file
+    assert not await w.flush()  # r1, then r2..r5 from the file: that batch fails
+    assert await w.flush()
+    assert sorted(r.id for r in written) == [f"r{i:05d}" for i in range(1, 10)]  # each reported once
+    assert len(sink) == 9 and len(pending) == 0 and pending.for_org("acme") == 0
+    assert not list(tmp_path.iterdir())  # noqa: ASYNC240 - the claimed file and its position are removed
+
+
+async def test_a_backlog_is_written_in_batches_up_to_max_batch_size(tmp_path: Path) -> None:
+    sink = FlakySink()
+    w = writer(sink, tmp_path, batch_size=10, max_batch_size=3_000, queue_size=100_000)
+    for i in range(7_000):
+        w.submit(record(i))
+    assert await w.flush()
+    assert sink.batches == [3_000, 3_000, 1_000] and len(sink) == 7_000
+
+
+async def test_a_refused_record_is_found_by_halving_and_the_rest_of_a_big_batch_is_written(tmp_path: Path) -> None:
+    sink = FlakySink()
+    sink.poison = {"r01234"}
+    written: list[UsageRecord] = []
+    w = BatchedUsageWriter(sink, tmp_path / "spill.jsonl", flush_interval_s=0.01, max_batch_size=4_096,
+                           queue_size=10_000, on_written=written.extend)
+    for i in range(4_096):
+        w.submit(record(i))
+    assert await w.flush()
+    assert len(sink) == 4_095 and w.rejected == 1 and w.written == 4_096
+    assert len(sink.batches) <= 2 * 12 + 1  # log2(4096) halvings, not one write per record
+    assert sorted(r.id for r in written) == [f"r{i:05d}" for i in range(4_096)]  # each reported once
+
+
+async def test_an_outage_in_the_middle_of_a_halving_puts_back_only_the_unwritten_records(tmp_path: Path) -> None:
+    written: list[UsageRecord] = []
+
+    class DownAfterPoison(FlakySink):
+        async def write(self, records: Sequence[UsageRecord]) -> None:
+            if len(records) == 2 and records[0].id == "r00002" and not self.failed:
+                self.down = self.failed = True  # the store goes away while the batch is being split
+            await super().write(records)
+
+    sink = DownAfterPoison()
+    sink.poison = {"r00001"}
+    w = BatchedUsageWriter(sink, tmp_path / "spill.jsonl", flush_interval_s=0.01, max_batch_size=4,
+                           on_written=written.extend)
+    for i in range(4):
+        w.submit(record(i))
+    assert not await w.flush()  # [0 1 2 3] refused -> [0 1] refused -> [0] ok, [1] rejected -> [2 3] down
+    assert [r.id for r in written] == ["r00000", "r00001"] and w.stats()["queued"] == 2
+    sink.down = False
+    assert await w.flush()
+    assert [r.id for r in written] == ["r00000", "r00001", "r00002", "r00003"] and len(sink) == 3
 
 
 async def test_a_backlog_over_shed_above_is_overloaded_while_the_store_answers(tmp_path: Path) -> None:

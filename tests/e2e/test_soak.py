@@ -1,8 +1,9 @@
 """A short soak: 15k metered requests (API keys, credits, usage on) against a real gateway
 subprocess, on 16 keep-alive connections. RSS growth after a 5k-request warm-up stays under a
 bound proportional to the bench bar (bench/soak.py: < 10 MiB per 100k requests, so 1 MiB per
-10k) with a margin of 3x for allocator noise, and every admitted request has exactly one usage
-row (a shed request, 503 `ledger_overloaded`, has none)."""
+10k) with a margin of 3x for allocator noise, the usage writer keeps up (at most 5% of the
+requests shed with 503 `ledger_overloaded`), and every admitted request has exactly one usage
+row (a shed request has none)."""
 
 from __future__ import annotations
 
@@ -87,7 +88,8 @@ def test_rss_stays_flat_and_every_admitted_request_has_one_usage_row(tmp_path: P
         upstream.wait(timeout=30)
     statuses = {s: warm.get(s, 0) + measured.get(s, 0) for s in {*warm, *measured}}
     assert set(statuses) <= {200, 503}, statuses  # 503: shed because the ledger could not keep up
-    assert statuses.get(200, 0) > 0
+    shed = statuses.get(503, 0)
+    assert shed <= 0.05 * (WARM_UP + MEASURED), f"{shed} of {WARM_UP + MEASURED} requests shed: the writer fell behind"
     assert growth < BOUND_KIB, f"RSS grew {growth} KiB over {MEASURED} requests (bound {BOUND_KIB} KiB)"
     with sqlite3.connect(db) as conn:
         rows, distinct = conn.execute("SELECT COUNT(*), COUNT(DISTINCT request_id) FROM api_key_usage").fetchone()

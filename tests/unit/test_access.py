@@ -91,11 +91,12 @@ async def test_credit_preflight() -> None:
         await s.gate.admit(issued.plaintext)
     await s.ledger.grant(Grant("acme", Decimal("0.5"), "promotional"))
     await s.gate.admit(issued.plaintext)
-    s.pending.add(UsageRecord(id="u1", api_key_id=issued.key.id, organization_id="acme", cost=Decimal("0.5"),
-                              charge_credits=True))
+    spent = UsageRecord(id="u1", api_key_id=issued.key.id, organization_id="acme", cost=Decimal("0.5"),
+                        charge_credits=True)
+    s.pending.add(spent)
     with pytest.raises(PaymentRequired):
         await s.gate.admit(issued.plaintext)
-    s.pending.settle([UsageRecord(id="u1")])
+    s.pending.settle([spent])  # the writer stored it (the balance itself is the test's to leave alone)
     await s.gate.admit(issued.plaintext)
 
 
