@@ -67,7 +67,7 @@ from application.traffic_stats import TrafficStats
 from domain.breaker import BreakerPolicy
 from domain.catalog import Catalog
 from domain.ports import BreakerStore, Clock, ResponseStore
-from domain.routing import Router
+from domain.routing import Router, RoutingPrior
 from domain.telemetry import Observers
 
 log = logging.getLogger(__name__)
@@ -169,6 +169,10 @@ async def _traffic_lifecycle(shared: SharedTraffic | None) -> AsyncIterator[None
 def _params_version() -> str:
     """The shipped router parameters' digest: cached decisions of other parameters are not reused."""
     return hashlib.sha256(DEFAULT_PARAMS_PATH.read_bytes()).hexdigest()[:12]
+
+
+def _routing_prior(settings: Settings) -> RoutingPrior:
+    return settings.model_router.prior.to_prior()
 
 
 def _external_router(settings: Settings, http_client: httpx2.AsyncClient) -> ExternalRouter | None:
@@ -387,7 +391,8 @@ class Container(containers.DeclarativeContainer):
     executor = providers.Singleton(Executor, breakers=breaker_store, breaker_policy=breaker_policy, clock=clock,
                                    sleep=sleep, observers=observers, history=breaker_history)
     estimator = providers.Singleton(load_estimator)
-    router = providers.Singleton(Router, estimator=estimator)
+    router = providers.Singleton(Router, estimator=estimator,
+                                 prior=providers.Callable(_routing_prior, settings))
     route_cache = providers.Selector(
         store_kind,
         redis=providers.Singleton(RedisRouteCache, client=redis, prefix=settings.provided.redis.key_prefix,

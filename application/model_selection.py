@@ -12,6 +12,7 @@ from application.routing import Routed, RoutingService
 from application.settings import ModelRouterSettings
 from domain.catalog import ModelInfo
 from domain.routing import RoutingInput, estimated_tokens
+from domain.routing_text import strip_boilerplate
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +35,9 @@ class ModelSelectionService:
 
     async def select(self, query: ModelQuery) -> Routed:
         """The router's choice for the query (raises NoCapableModel, a 400, when none fits)."""
-        inp = RoutingInput(prompt=query.prompt, needs_tools=query.needs_tools,
-                           estimated_tokens=estimated_tokens(query.prompt), max_output_tokens=query.max_output_tokens)
+        # A bare prompt is the task itself; an agent's blocks pasted into it are still left out.
+        text, injected = strip_boilerplate(query.prompt)
+        inp = RoutingInput(prompt=text, needs_tools=query.needs_tools,
+                           estimated_tokens=estimated_tokens(query.prompt), max_output_tokens=query.max_output_tokens,
+                           agentic=injected, has_tools=query.needs_tools)
         return await self._routing.route(query.models, inp, query.cost_bias, self._options)

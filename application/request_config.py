@@ -106,9 +106,9 @@ def _merge_providers(providers: dict[str, ProviderSettings], overrides: Any) -> 
     return merged, frozenset(overrides)
 
 
-# Server-only fields a request body may not set: where the gateway sends its router JWT, and
-# the size of a shared store.
-_SERVER_ONLY = {"model_router": (("external",), ("cache", "max_entries"))}
+# Server-only fields a request body may not set: where the gateway sends its router JWT, the
+# size of a shared store, and the built-in router's feature prior (fixed when it is built).
+_SERVER_ONLY = {"model_router": (("external",), ("cache", "max_entries"), ("prior",))}
 
 
 def _refuse_server_only(body: Mapping[str, Any]) -> None:

@@ -41,6 +41,8 @@ class BuiltinRouter:
     def __init__(self, router: Router, version: str = "") -> None:
         self._router = router
         self._id = f"builtin:{version}" if version else "builtin"
+        if router.prior.key:  # decisions under another prior are not reused from the cache
+            self._id += f"+{router.prior.key}"
 
     @property
     def router(self) -> Router:

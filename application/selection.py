@@ -12,7 +12,8 @@ from application.settings import Endpoint, Settings
 from domain.catalog import Catalog, ModelInfo, base_model_name
 from domain.chat import ChatRequest
 from domain.errors import InvalidRequest, NoCapableModel
-from domain.routing import Router, RoutingInput, estimated_tokens
+from domain.routing import Router, RoutingInput
+from domain.routing_text import request_tokens, routing_view
 
 SelectionSource = Literal["manual_override", "router", "cache_exact", "cache_semantic", "external", "default"]
 
@@ -191,8 +192,10 @@ class Selector:
 
 
 def routing_input(request: ChatRequest) -> RoutingInput:
-    """What the router looks at: the conversation's text, its turns, and its hard needs."""
-    text = request.prompt_text()
-    turns = max(1, sum(1 for m in request.messages if m.role == "user"))
-    return RoutingInput(prompt=text, turns=turns, needs_tools=bool(request.tools),
-                        needs_vision=request.has_images(), estimated_tokens=estimated_tokens(text))
+    """What the router looks at: the latest user turn with a little context (never the system
+    prompt or tool schemas: `domain.routing_text`), its features, and the hard needs; the
+    context-window check counts the whole request."""
+    view = routing_view(request)
+    return RoutingInput(prompt=view.text, turns=view.turns, needs_tools=bool(request.tools),
+                        needs_vision=request.has_images(), estimated_tokens=request_tokens(request),
+                        agentic=view.agentic, has_tools=view.has_tools)

@@ -10,6 +10,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from domain.chat import Family as WireFamily
+from domain.routing import MAX_PRIOR_LOGIT, RoutingPrior
 
 Endpoint = Literal["chat_completions", "messages", "gemini"]
 ENDPOINTS: tuple[Endpoint, ...] = ("chat_completions", "messages", "gemini")
@@ -164,6 +165,16 @@ class RoutingCacheSettings(Strict):
     semantic_threshold: float = Field(0.95, gt=0, le=1)
 
 
+class RoutingPriorSettings(Strict):
+    # Logit shifts of the built-in router's difficulty for a request's features
+    # (domain.routing, step 4); each within +-MAX_PRIOR_LOGIT. Server-only.
+    agentic: float = Field(RoutingPrior().agentic, ge=-MAX_PRIOR_LOGIT, le=MAX_PRIOR_LOGIT)
+    tools: float = Field(RoutingPrior().tools, ge=-MAX_PRIOR_LOGIT, le=MAX_PRIOR_LOGIT)
+
+    def to_prior(self) -> RoutingPrior:
+        return RoutingPrior(agentic=self.agentic, tools=self.tools)
+
+
 def model_ref(item: object, index: int) -> object:
     """One `model_router.models` entry as a string: `provider:model` or a bare `provider`."""
     if not isinstance(item, dict):
@@ -199,6 +210,7 @@ class ModelRouterSettings(Strict):
         return [model_ref(item, index) for index, item in enumerate(value)]
     external: ExternalRouterSettings = Field(default_factory=ExternalRouterSettings)
     cache: RoutingCacheSettings = Field(default_factory=RoutingCacheSettings)
+    prior: RoutingPriorSettings = Field(default_factory=RoutingPriorSettings)
 
 
 class BreakerSettings(Strict):

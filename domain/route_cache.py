@@ -3,7 +3,8 @@
 Pure functions; the stores (ports.RouteCache, the same store shapes as the response cache) and
 the use case (application.routing) build on them.
 
-A decision depends on the prompt, the conversation's turns, its hard needs (tools, vision), the
+A decision depends on the prompt (the routing text of `domain.routing_text`), the conversation's
+turns, its hard needs (tools, vision) and features (agentic, has tools), the
 `cost_bias`, the candidate models with every catalog field that the policy reads (prices,
 quality, context window, capabilities), and which router decides (the built-in estimator's
 version, or the external router's URL). The semantic bucket is the SHA-256 of all of these but the
@@ -25,7 +26,7 @@ from dataclasses import astuple, dataclass
 from domain.catalog import ModelInfo
 from domain.routing import RoutingDecision, RoutingInput
 
-KEY_VERSION = 1
+KEY_VERSION = 2  # 2: the prompt is the routing text, the features are in the bucket
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,7 +54,8 @@ def _models_digest(models: tuple[ModelInfo, ...]) -> str:
 def route_bucket(models: Sequence[ModelInfo], inp: RoutingInput, cost_bias: float, router_id: str) -> str:
     """The semantic bucket: everything of the key but the prompt."""
     # Every field but the last has a fixed format without "|": the joined text is unambiguous.
-    context = (f"{KEY_VERSION}|{float(cost_bias)!r}|{inp.turns}|{inp.needs_tools:d}{inp.needs_vision:d}|"
+    context = (f"{KEY_VERSION}|{float(cost_bias)!r}|{inp.turns}|{inp.needs_tools:d}{inp.needs_vision:d}"
+               f"{inp.agentic:d}{inp.has_tools:d}|"
                f"{_models_digest(tuple(models))}|{router_id}")
     return hashlib.sha256(context.encode(errors="surrogatepass")).hexdigest()
 

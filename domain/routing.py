@@ -22,11 +22,28 @@
    climbs every step that costs no more than average. The chosen rung is the number of steps
    whose condition holds.
 
+4. Features of the request that are not its text move logit(d) by a bounded, fixed amount, the
+   `RoutingPrior`: `agentic` (an agent's turn: its boilerplate was recognised, or tools with a
+   long system prompt; `domain.routing_text`) and `has_tools` (tools offered or used). So
+
+       x = logit(d) + prior.agentic * [agentic] + prior.tools * [has_tools]
+
+   replaces logit(d) above; each shift is at most `MAX_PRIOR_LOGIT` in size, so the text still
+   decides (the estimator's logits span several units), and both default to 0: an agent's turn
+   is judged on its task alone. The case for a positive `agentic` shift (a cheap model in an
+   agent loop must also get tool calls right, step after step) has no data behind it — no
+   routing-data set labels agent turns — and on the recorded agent requests
+   (tests/fixtures/agent_requests) a +0.5 shift already moved "What is 2+2?" onto the model of
+   the hard task at cost_bias 0.5 (v3 estimator, shipped catalogue). The YAML's
+   `model_router.prior` sets the shifts. The reported difficulty is sigmoid(x), what the
+   decision used.
+
 Monotonicity, by construction: along the hull kappa_j increases with j, so the conditions form
-a prefix and the chosen rung is #{j : logit(d) - log(kappa_j / kappa) > tau(b)}. tau strictly
-decreases in b, so for a fixed prompt the rung, hence the chosen model's quality, never
-decreases as cost_bias rises; over any set of prompts the share sent to a model at or above
-any quality level therefore never decreases either. b = 0 (tau = +inf) gives rung 0, the
+a prefix and the chosen rung is #{j : x - log(kappa_j / kappa) > tau(b)}. tau strictly
+decreases in b, and x (the prior's shift included) does not depend on b, so for a fixed prompt
+the rung, hence the chosen model's quality, never decreases as cost_bias rises; over any set
+of prompts the share sent to a model at or above any quality level therefore never decreases
+either. b = 0 (tau = +inf) gives rung 0, the
 cheapest capable model, for every prompt; b = 1 (tau = -inf) gives the top rung, the best.
 
 Quality priors come from `ModelInfo.quality_prior()`. When no candidate has one, price order
@@ -47,10 +64,12 @@ from domain.catalog import ModelInfo
 from domain.errors import NoCapableModel
 
 __all__ = [
+    "MAX_PRIOR_LOGIT",
     "DifficultyScorer",
     "Router",
     "RoutingDecision",
     "RoutingInput",
+    "RoutingPrior",
     "capable",
     "decision_for",
     "estimated_tokens",
@@ -59,6 +78,7 @@ __all__ = [
 ]
 
 _EPS = 1e-6
+MAX_PRIOR_LOGIT = 1.0
 
 
 class DifficultyScorer(Protocol):
@@ -76,8 +96,32 @@ class RoutingInput:
     turns: int = 1
     needs_tools: bool = False
     needs_vision: bool = False
-    estimated_tokens: int = 0  # 0: estimate from `prompt` with `estimated_tokens()`
+    estimated_tokens: int = 0  # of the WHOLE request; 0: estimate from `prompt` with `estimated_tokens()`
     max_output_tokens: int = 0  # output the caller asks for; 0: not given
+    agentic: bool = False  # an agent's turn (domain.routing_text): a feature, never a constraint
+    has_tools: bool = False  # tools offered or tool calls / results in the conversation: a feature
+
+
+@dataclass(frozen=True, slots=True)
+class RoutingPrior:
+    """Logit shifts of the difficulty for a request's features (module doc, step 4)."""
+
+    agentic: float = 0.0
+    tools: float = 0.0
+
+    def __post_init__(self) -> None:
+        for name in ("agentic", "tools"):
+            value = getattr(self, name)
+            if not (isinstance(value, (int, float)) and math.isfinite(value)) or abs(value) > MAX_PRIOR_LOGIT:
+                raise ValueError(f"prior {name} must be a number between -{MAX_PRIOR_LOGIT} and {MAX_PRIOR_LOGIT}")
+
+    def shift(self, inp: RoutingInput) -> float:
+        return (self.agentic if inp.agentic else 0.0) + (self.tools if inp.has_tools else 0.0)
+
+    @property
+    def key(self) -> str:
+        """A short id of a non-zero prior for cache keys ("" for none)."""
+        return f"agentic={self.agentic!r},tools={self.tools!r}" if (self.agentic or self.tools) else ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,9 +239,14 @@ def decision_for(chosen: ModelInfo, pool: Sequence[ModelInfo], difficulty: float
 class Router:
     """Chooses a model per request: `choose(models, inp, cost_bias)` (module doc for the rule)."""
 
-    def __init__(self, estimator: DifficultyScorer) -> None:
+    def __init__(self, estimator: DifficultyScorer, prior: RoutingPrior | None = None) -> None:
         self._estimator = estimator
+        self._prior = prior if prior is not None else RoutingPrior()
         self._center = _logit(estimator.reference)
+
+    @property
+    def prior(self) -> RoutingPrior:
+        return self._prior
 
     @property
     def estimator(self) -> DifficultyScorer:
@@ -230,6 +279,9 @@ class Router:
         """The model for this request; raises `NoCapableModel` if the hard constraints leave none."""
         pool = capable(models, inp)
         difficulty = min(1.0, max(0.0, self._estimator.score(inp.prompt, inp.turns)))
+        shift = self._prior.shift(inp)
+        if shift:
+            difficulty = 1.0 / (1.0 + math.exp(-(_logit(difficulty) + shift)))
         steps = self.thresholds(pool)
         index = self.rung([off for _, off in steps], difficulty, cost_bias)
         return decision_for(steps[index][0], pool, difficulty)

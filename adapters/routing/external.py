@@ -1,12 +1,15 @@
 """An external routing service: the second adapter of the `ModelRouter` port.
 
 The gateway applies the hard constraints itself (tools, images, context window) and asks the
-service to choose among the capable candidates:
+service to choose among the capable candidates. `prompt` is the routing text (the latest user
+turn with a little context, never the system prompt or tool schemas: domain.routing_text);
+`agentic` and `has_tools` are the request's features:
 
     POST <model_router.external.url>
     Authorization: Bearer <JWT, HS256, signed with model_router.external.jwt_secret;
                            claims iss="adaptive-proxy", aud="model-router", iat, exp=iat+60, jti>
     {"prompt": "...", "turns": 1, "cost_bias": 0.5, "needs_tools": false, "needs_vision": false,
+     "agentic": false, "has_tools": false,
      "models": [{"provider", "model", "input_per_mtok", "output_per_mtok", "quality",
                  "context_window", "supports_tools", "supports_vision"}, ...]}
 
@@ -82,7 +85,8 @@ class ExternalRouter:
     async def route(self, models: Sequence[ModelInfo], inp: RoutingInput, cost_bias: float) -> RoutingDecision:
         pool = capable(models, inp)
         body = {"prompt": inp.prompt, "turns": inp.turns, "cost_bias": cost_bias, "needs_tools": inp.needs_tools,
-                "needs_vision": inp.needs_vision, "models": [_model_json(m) for m in pool]}
+                "needs_vision": inp.needs_vision, "agentic": inp.agentic, "has_tools": inp.has_tools,
+                "models": [_model_json(m) for m in pool]}
         payload = await self._post(body)
         by_id = {m.key: m for m in pool}
         chosen_id = _model_id(payload)

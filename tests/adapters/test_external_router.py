@@ -25,7 +25,7 @@ NO_TOOLS = ModelInfo("b", "mid", input_per_mtok=1.0, output_per_mtok=2.0, suppor
 BIG = ModelInfo("c", "big", input_per_mtok=5.0, output_per_mtok=10.0, supports_tools=True, quality=0.9)
 MODELS = [CHEAP, NO_TOOLS, BIG]
 PLAIN = RoutingInput(prompt="Summarize the plot of Hamlet.", turns=2)
-TOOLS = RoutingInput(prompt="What is the weather in Paris?", needs_tools=True)
+TOOLS = RoutingInput(prompt="What is the weather in Paris?", needs_tools=True, agentic=True, has_tools=True)
 
 
 @pytest.fixture(scope="module")
@@ -71,6 +71,7 @@ async def test_request_is_signed_and_carries_the_inputs_and_only_capable_candida
     body = seen.body
     assert (body["prompt"], body["turns"], body["cost_bias"], body["needs_tools"], body["needs_vision"]) == (
         TOOLS.prompt, 1, 0.25, True, False)
+    assert (body["agentic"], body["has_tools"]) == (TOOLS.agentic, TOOLS.has_tools)
     assert [(m["provider"], m["model"]) for m in body["models"]] == [("a", "cheap"), ("c", "big")]  # not b:mid
     assert body["models"][1] == {"provider": "c", "model": "big", "input_per_mtok": 5.0, "output_per_mtok": 10.0,
                                  "quality": 0.9, "context_window": 128_000, "supports_tools": True,

@@ -69,6 +69,7 @@ def test_parse_env_file_ignores_garbage() -> None:
         ({"model_router": {"external": {"url": "router:8000", "jwt_secret": "s"}}},
          "model_router.external: url must start with http:// or https://"),
         ({"model_router": {"cache": {"semantic": True}}}, "model_router.cache.semantic needs embeddings.provider"),
+        ({"model_router": {"prior": {"agentic": 2}}}, "model_router.prior.agentic: input should be less than or equal"),
     ],
 )
 def test_validation_errors_name_the_key(data: dict, message: str) -> None:

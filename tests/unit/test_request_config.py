@@ -75,6 +75,7 @@ def test_bad_overrides_are_400_naming_the_field(body: dict) -> None:
     ({"model_router": {"external": {"url": "http://attacker.test/route"}}}, "model_router.external"),
     ({"model_router": {"external": {}}}, "model_router.external"),
     ({"model_router": {"cache": {"max_entries": 10**9}}}, "model_router.cache.max_entries"),
+    ({"model_router": {"prior": {"agentic": 1.0}}}, "model_router.prior"),
 ])
 def test_server_only_router_settings_are_refused(body: dict, param: str) -> None:
     with pytest.raises(InvalidRequest) as caught:

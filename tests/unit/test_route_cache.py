@@ -29,6 +29,8 @@ def test_the_key_is_hex_sha256_and_stable() -> None:
     lambda m, i, b, r: (m, replace(i, turns=2), b, r),
     lambda m, i, b, r: (m, replace(i, needs_tools=True), b, r),
     lambda m, i, b, r: (m, replace(i, needs_vision=True), b, r),
+    lambda m, i, b, r: (m, replace(i, agentic=True), b, r),
+    lambda m, i, b, r: (m, replace(i, has_tools=True), b, r),
     lambda m, i, b, r: (m, i, 0.51, r),
     lambda m, i, b, r: (m, i, b, "external:http://router"),
     lambda m, i, b, r: (m[:2], i, b, r),

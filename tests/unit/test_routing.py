@@ -9,8 +9,10 @@ import pytest
 from domain.catalog import ModelInfo
 from domain.errors import NoCapableModel
 from domain.routing import (
+    MAX_PRIOR_LOGIT,
     Router,
     RoutingInput,
+    RoutingPrior,
     capable,
     estimated_tokens,
     ladder,
@@ -210,3 +212,49 @@ def test_thresholds_make_expensive_steps_need_harder_prompts() -> None:
     offsets = [off for _, off in steps]
     assert offsets[0] == -math.inf
     assert offsets[1] < offsets[2]
+
+
+# ----------------------------------------------------------------- feature prior
+
+
+AGENT_PRIOR = RoutingPrior(agentic=MAX_PRIOR_LOGIT, tools=-0.5)
+
+
+def test_the_default_prior_leaves_the_difficulty_alone() -> None:
+    assert RoutingPrior() == RoutingPrior(agentic=0.0, tools=0.0)
+    d = router().choose(MODELS, RoutingInput("d=0.3", agentic=True, has_tools=True), 0.5)
+    assert d.difficulty == pytest.approx(0.3)
+
+
+@pytest.mark.parametrize("value", [MAX_PRIOR_LOGIT + 0.01, -MAX_PRIOR_LOGIT - 1, math.inf, math.nan])
+def test_a_prior_is_bounded(value: float) -> None:
+    with pytest.raises(ValueError, match="between"):
+        RoutingPrior(agentic=value)
+    with pytest.raises(ValueError, match="between"):
+        RoutingPrior(tools=value)
+
+
+def test_the_prior_shifts_the_logit_of_the_flagged_features_only() -> None:
+    r = Router(FakeEstimator(), AGENT_PRIOR)
+    logit = math.log(0.3 / 0.7)
+    for agentic, tools, shift in [(False, False, 0.0), (True, False, 1.0), (False, True, -0.5), (True, True, 0.5)]:
+        d = r.choose(MODELS, RoutingInput("d=0.3", agentic=agentic, has_tools=tools), 0.5).difficulty
+        assert d == pytest.approx(1 / (1 + math.exp(-(logit + shift)))), (agentic, tools)
+
+
+def test_with_a_prior_quality_still_never_decreases_as_cost_bias_rises() -> None:
+    r = Router(FakeEstimator(), AGENT_PRIOR)
+    for p in PROMPTS:
+        for agentic in (False, True):
+            q = [r.choose(MODELS, RoutingInput(p, agentic=agentic), b).model.quality or 0.0 for b in SWEEP]
+            assert q == sorted(q), (p, agentic)
+            assert r.choose(MODELS, RoutingInput(p, agentic=agentic), 0.0).model is CHEAP
+            assert r.choose(MODELS, RoutingInput(p, agentic=agentic), 1.0).model is BEST
+
+
+def test_a_prior_never_overrides_the_hard_constraints() -> None:
+    r = Router(FakeEstimator(), AGENT_PRIOR)
+    for b in SWEEP[::10]:
+        chosen = r.choose(MODELS, RoutingInput("d=1.0", needs_tools=True, agentic=True, has_tools=True), b).model
+        assert chosen.supports_tools
+        assert r.choose(MODELS, RoutingInput("d=0.0", estimated_tokens=20_000, agentic=True), b).model is not CHEAP

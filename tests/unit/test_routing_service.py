@@ -14,7 +14,7 @@ from domain.breaker import BreakerPolicy
 from domain.catalog import ModelInfo
 from domain.difficulty import DifficultyEstimator
 from domain.errors import NoCapableModel, UpstreamError
-from domain.routing import Router, RoutingDecision, RoutingInput, decision_for
+from domain.routing import Router, RoutingDecision, RoutingInput, RoutingPrior, decision_for
 from entrypoints.http.schemas.select_model import decision_body
 from tests.clock import FrozenClock
 
@@ -242,6 +242,12 @@ async def test_health_names_the_router_and_the_cache() -> None:
     assert report["router"] == "external:http://router.test"
     assert report["external_breaker"] == "closed"
     assert report["cache"] == {"store": "memory", "entries": 1, "semantic": False}
+
+
+def test_a_prior_is_part_of_the_builtin_routers_id() -> None:
+    """Cached decisions made under another feature prior are not reused."""
+    assert BuiltinRouter(Router(FLAT), "v1").router_id == "builtin:v1"
+    assert BuiltinRouter(Router(FLAT, RoutingPrior(agentic=0.5)), "v1").router_id == "builtin:v1+agentic=0.5,tools=0.0"
 
 
 def test_a_cache_or_external_router_needs_the_breaker_guard() -> None:
