@@ -47,7 +47,8 @@ def usage_writer(settings: Settings, sink: UsageSink, engine: AsyncEngine,
 
 async def metering_lifecycle(settings: Settings, engine: Callable[[], AsyncEngine],
                              writer: Callable[[], BatchedUsageWriter],
-                             payments: Callable[[], Any], store: Callable[[], Any] | None = None) -> AsyncIterator[None]:
+                             payments: Callable[[], Any],
+                             store: Callable[[], Any] | None = None) -> AsyncIterator[None]:
     """Nothing depends on this Resource; it only starts and stops what the request path uses."""
     if not database_needed(settings):
         yield None

@@ -23,8 +23,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from adapters.sql.bulk import insert_rows
 from adapters.sql.credits import change_balance_sync
 from adapters.sql.engine import in_transaction, sqlite_file
-from adapters.sql.write_thread import WriteThread
 from adapters.sql.models import UtcDateTime, api_keys, credit_transactions, usage
+from adapters.sql.write_thread import WriteThread
 from domain.credits import from_units, to_units
 from domain.usage import ModelStats, UsageRecord, UsageStats
 
