@@ -7,10 +7,12 @@ that carries the agent's tools; side requests such as Gemini CLI's complexity cl
 left out) to `tests/fixtures/agent_requests/<agent>_<task>.json`. The fake upstream answers
 that first turn with a call of one of the agent's tools (a harmless `expr 6 '*' 7`), so the agent
 runs it and sends the result back: that request, with the latest user turn a tool result, is
-`<agent>_<task>_tool_result.json`.
+`<agent>_<task>_tool_result.json`. (Claude Code's routed first turn ends with a system message,
+which the fake does not answer with a tool call; its tool turn comes from a second run on a named
+model, `fake_gemini:gemini-2.5-flash`, which is the `model` of that fixture.)
 
-Secrets are removed: auth headers are never written, and the only key is the test's "test-key".
-Nothing is shortened. The agents' home directories are temporary; their paths stay in the text
+Secrets: only the headers in KEPT_HEADERS are written (no auth header), and a fixture holding
+the test key is refused. Nothing is shortened. The agents' home directories are temporary; their paths stay in the text
 as the agents wrote them.
 
     PYTHONPATH=$PWD .venv/bin/python scripts/record_agent_requests.py
@@ -31,7 +33,7 @@ import httpx
 from devtools.fake_upstream import running_in_thread, serving_in_thread
 from tests.agents.conftest import AGENT_TIMEOUT_S, BIN, AgentRun, base_env
 from tests.agents.test_agents import claude, codex, gemini
-from tests.e2e.conftest import three_provider_config
+from tests.e2e.conftest import UPSTREAM_KEY, three_provider_config
 from tests.e2e.gateway_process import gateway_process
 
 OUT = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "agent_requests"
@@ -108,13 +110,10 @@ def runner(home_root: Path) -> Callable[..., AgentRun]:
     return run
 
 
-def is_main(agent: str, seen: dict[str, Any]) -> bool:
+def is_main(seen: dict[str, Any]) -> bool:
     """The agent's own model turn: a request that offers the agent's tools."""
     body = seen.get("body")
-    if not isinstance(body, dict):
-        return False
-    tools = body.get("tools")
-    return bool(tools) and not seen["path"].startswith("/health")
+    return isinstance(body, dict) and bool(body.get("tools"))
 
 
 def run_agent_task(agent: str, run: Callable[..., AgentRun], proxy: str, prompt: str, *extra: str) -> AgentRun:
@@ -144,13 +143,13 @@ def record(agents: list[str]) -> None:
                     if done.returncode != 0:
                         print(f"{agent} {task}: exit {done.returncode}\n{done.stdout[-1500:]}\n{done.stderr[-1500:]}",
                               file=sys.stderr)
-                    main = [s for s in recorder.seen if is_main(agent, s)]
+                    main = [s for s in recorder.seen if is_main(s)]
                     if agent in SECOND_RUN and main:
                         # Its routed first turn ends with a system message, which the fake does not
                         # answer with a tool call: the tool turn comes from a run on a named model.
                         recorder.seen.clear()
                         run_agent_task(agent, run, proxy, prompt, *SECOND_RUN[agent])
-                        main += [s for s in recorder.seen if is_main(agent, s)][1:]
+                        main += [s for s in recorder.seen if is_main(s)][1:]
                     print(f"{agent} {task}: {len(recorder.seen)} requests, {len(main)} with tools: "
                           + ", ".join(s["path"] for s in recorder.seen))
                     if not main:
@@ -163,7 +162,7 @@ def record(agents: list[str]) -> None:
                                    "agent": agent, "task": task, "prompt": prompt,
                                    "path": seen["path"], "headers": headers, "body": seen["body"]}
                         text = json.dumps(fixture, indent=1, ensure_ascii=False)
-                        assert "test-key" not in text.replace('"test-key"', ""), "a key leaked into the body"
+                        assert UPSTREAM_KEY not in text, "a key would be written to a fixture"
                         (OUT / f"{agent}_{task}{suffix}.json").write_text(text + "\n")
 
 
