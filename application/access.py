@@ -15,8 +15,9 @@ from typing import Any
 from application.clock import SYSTEM_CLOCK, utc
 from application.keys import KeyService
 from application.metering import PendingSpend
+from application.metering_settings import RateLimitSettings
 from application.providers import ProviderFactory
-from application.settings import ProviderSettings, RateLimitSettings, Settings
+from application.settings import ProviderSettings, Settings
 from domain.chat import ChatRequest, ChatResponse, StreamEvent
 from domain.credits import preflight_allows
 from domain.embeddings import EmbeddingRequest, Embeddings

@@ -13,7 +13,8 @@ from adapters.memory.rate_limiter import InMemoryRateLimiter
 from application.access import ANONYMOUS, AccessGate, RateLimitedProvider, RateLimitedProviderFactory
 from application.keys import KeyService
 from application.metering import PendingSpend
-from application.settings import ProviderSettings, RateLimitSettings, Settings
+from application.metering_settings import RateLimitSettings
+from application.settings import ProviderSettings, Settings
 from domain.chat import ChatRequest, ChatResponse, Message, StreamEnd, StreamStart, TextPart
 from domain.credits import Grant
 from domain.errors import (
