@@ -4,6 +4,7 @@ bottleneck on a 2-core machine. Open loop at a fixed rate, or closed loop for sa
 from __future__ import annotations
 
 import asyncio
+import socket
 import time
 from dataclasses import dataclass, field
 
@@ -24,6 +25,23 @@ class Result:
     @property
     def throughput(self) -> float:
         return len(self.latencies_ms) / self.elapsed_s if self.elapsed_s else 0.0
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_ready(port: int) -> None:
+    """Until something accepts connections on 127.0.0.1:`port` (20 s at most)."""
+    for _ in range(400):
+        try:
+            socket.create_connection(("127.0.0.1", port), 0.2).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"nothing listening on {port}")
 
 
 def build_request(host: str, port: int, path: str, body: bytes) -> bytes:
