@@ -14,11 +14,10 @@ from domain.ports import Clock
 
 
 class SystemClock:
-    def now(self) -> float:
-        return time.time()
-
-    def monotonic(self) -> float:
-        return time.perf_counter()  # monotonic, and fine-grained enough for sub-millisecond durations
+    # The builtins themselves (no Python frame per reading: the request path reads the clock
+    # about a dozen times). perf_counter is monotonic and fine-grained enough for sub-ms durations.
+    now = staticmethod(time.time)
+    monotonic = staticmethod(time.perf_counter)
 
 
 SYSTEM_CLOCK: Clock = SystemClock()
