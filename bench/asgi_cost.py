@@ -33,9 +33,8 @@ import orjson
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from loadgen import free_port, wait_ready  # noqa: E402
+from loadgen import BIN, fake_provider_config, free_port, wait_ready  # noqa: E402
 
-BIN = Path(sys.executable).parent
 BODY = orjson.dumps({"model": "fake:fake-small", "max_tokens": 32,
                      "messages": [{"role": "user", "content": "Say hello to the benchmark."}]})
 
@@ -75,10 +74,7 @@ async def run(tree: Path, up: int, n: int, profile: bool, dump: str | None = Non
     from container import build_container
     from entrypoints.http.app import create_app
 
-    extra = json.loads(os.environ.get("EXTRA", "{}"))
-    config = {**extra, "server": {"log_level": "warning", **extra.get("server", {})},
-              "providers": {"fake": {"kind": "openai", "base_url": f"http://127.0.0.1:{up}/v1", "api_key": "k",
-                                     "models": {"fake-small": {}}}}}
+    config = fake_provider_config(up, json.loads(os.environ.get("EXTRA", "{}")))
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "bench.yaml"
         path.write_text(orjson.dumps(config).decode())

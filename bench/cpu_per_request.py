@@ -16,9 +16,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 import orjson
@@ -26,9 +24,7 @@ import orjson
 HERE = Path(__file__).resolve().parent
 TREE = Path(sys.argv[1]).resolve() if len(sys.argv) > 1 else HERE.parent
 sys.path.insert(0, str(HERE))
-from loadgen import build_request, closed_loop, free_port, wait_ready  # noqa: E402
-
-BIN = Path(sys.executable).parent
+from loadgen import build_request, closed_loop, fake_provider_config, free_port, serving  # noqa: E402
 
 
 def cpu_s(pid: int) -> float:
@@ -38,35 +34,17 @@ def cpu_s(pid: int) -> float:
 
 def main() -> None:
     up, gw = free_port(), free_port()
-    extra = json.loads(os.environ.get("EXTRA", "{}"))
-    config = {**extra, "server": {"log_level": "warning", **extra.get("server", {})},
-              "providers": {"fake": {"kind": "openai", "base_url": f"http://127.0.0.1:{up}/v1", "api_key": "k",
-                                     "models": {"fake-small": {}}}}}
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "bench.yaml"
-        path.write_text(orjson.dumps(config).decode())
-        env = {**os.environ, "PYTHONPATH": str(TREE)}
-        quiet = {"env": env, "cwd": tmp, "stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
-        upstream = subprocess.Popen([str(BIN / "adaptive-proxy"), "fake-upstream", "--port", str(up)], **quiet)
-        gateway = subprocess.Popen([str(BIN / "adaptive-proxy"), "serve", "--config", str(path), "--port", str(gw)],
-                                   **quiet)
-        try:
-            wait_ready(up)
-            wait_ready(gw)
-            body = orjson.dumps({"model": "fake:fake-small", "max_tokens": 32,
-                                 "messages": [{"role": "user", "content": "Say hello to the benchmark."}]})
-            raw = build_request("127.0.0.1", gw, "/v1/chat/completions", body)
-            asyncio.run(closed_loop("127.0.0.1", gw, raw, connections=8, duration_s=2))  # warm up
-            before = cpu_s(gateway.pid)
-            result = asyncio.run(closed_loop("127.0.0.1", gw, raw, connections=8, duration_s=6))
-            spent = cpu_s(gateway.pid) - before
-            n = len(result.latencies_ms)
-            print(f"{TREE.name}: {n} requests, gateway CPU {1e6 * spent / n:.0f} us/request, errors {result.errors}")
-        finally:
-            for proc in (gateway, upstream):
-                proc.terminate()
-                proc.wait(timeout=30)
-
+    config = fake_provider_config(up, json.loads(os.environ.get("EXTRA", "{}")))
+    with serving(config, TREE, up, gw) as gateway:
+        body = orjson.dumps({"model": "fake:fake-small", "max_tokens": 32,
+                             "messages": [{"role": "user", "content": "Say hello to the benchmark."}]})
+        raw = build_request("127.0.0.1", gw, "/v1/chat/completions", body)
+        asyncio.run(closed_loop("127.0.0.1", gw, raw, connections=8, duration_s=2))  # warm up
+        before = cpu_s(gateway.pid)
+        result = asyncio.run(closed_loop("127.0.0.1", gw, raw, connections=8, duration_s=6))
+        spent = cpu_s(gateway.pid) - before
+        n = len(result.latencies_ms)
+        print(f"{TREE.name}: {n} requests, gateway CPU {1e6 * spent / n:.0f} us/request, errors {result.errors}")
 
 if __name__ == "__main__":
     main()

@@ -4,9 +4,20 @@ bottleneck on a 2-core machine. Open loop at a fixed rate, or closed loop for sa
 from __future__ import annotations
 
 import asyncio
+import json
+import os
 import socket
+import subprocess
+import sys
+import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+BIN = Path(sys.executable).parent  # the venv's bin: adaptive-proxy lives beside this python
 
 
 @dataclass
@@ -42,6 +53,39 @@ def wait_ready(port: int) -> None:
         except OSError:
             time.sleep(0.05)
     raise RuntimeError(f"nothing listening on {port}")
+
+
+def fake_provider_config(upstream_port: int, extra: dict[str, Any] | None = None,
+                         models: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A gateway config whose one provider, `fake` (OpenAI kind), is the fake upstream on
+    `upstream_port`; `extra` settings are merged in (its `server` section key by key)."""
+    extra = extra or {}
+    return {**extra, "server": {"log_level": "warning", **extra.get("server", {})},
+            "providers": {"fake": {"kind": "openai", "base_url": f"http://127.0.0.1:{upstream_port}/v1",
+                                   "api_key": "k", "models": models or {"fake-small": {}}}}}
+
+
+@contextmanager
+def serving(config: dict[str, Any], tree: Path, upstream_port: int, gateway_port: int) -> Iterator[subprocess.Popen[bytes]]:
+    """The fake upstream and `adaptive-proxy serve` of `tree`'s code with `config`, both quiet and
+    ready; yields the gateway process and stops both on the way out."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "bench.yaml"
+        path.write_text(json.dumps(config))
+        quiet: dict[str, Any] = {"env": {**os.environ, "PYTHONPATH": str(tree)}, "cwd": tmp,
+                                 "stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
+        upstream = subprocess.Popen([str(BIN / "adaptive-proxy"), "fake-upstream", "--port", str(upstream_port)],
+                                    **quiet)
+        gateway = subprocess.Popen([str(BIN / "adaptive-proxy"), "serve", "--config", str(path),
+                                    "--port", str(gateway_port)], **quiet)
+        try:
+            wait_ready(upstream_port)
+            wait_ready(gateway_port)
+            yield gateway
+        finally:
+            for proc in (gateway, upstream):
+                proc.terminate()
+                proc.wait(timeout=30)
 
 
 def build_request(host: str, port: int, path: str, body: bytes) -> bytes:

@@ -19,13 +19,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import subprocess
 import sys
-import tempfile
 import time
 import uuid
 from pathlib import Path
-from typing import Any
 
 import httpx
 import orjson
@@ -33,9 +30,8 @@ import redis
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from loadgen import Result, free_port, open_loop, wait_ready  # noqa: E402
+from loadgen import Result, fake_provider_config, free_port, open_loop, serving  # noqa: E402
 
-BIN = Path(sys.executable).parent
 ADMIN = "bench-admin"
 SLOW_MS = 300
 
@@ -80,25 +76,15 @@ def main() -> None:
     redis_url = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
     up, gw = free_port(), free_port()
     prefix = f"bench-freeze-{uuid.uuid4().hex[:8]}:"
-    config: dict[str, Any] = {"server": {"log_level": "error", "access_log": False},
-              "providers": {"fake": {"kind": "openai", "base_url": f"http://127.0.0.1:{up}/v1", "api_key": "k",
-                                     "models": {"fake-small": {"input_per_mtok": 1.0, "output_per_mtok": 2.0}}}},
-              "auth": {"api_keys": True, "admin_token": ADMIN},
-              "redis": {"url": redis_url, "key_prefix": prefix}}
+    config = fake_provider_config(
+        up, {"server": {"log_level": "error", "access_log": False}, "auth": {"api_keys": True, "admin_token": ADMIN},
+             "redis": {"url": redis_url, "key_prefix": prefix}},
+        models={"fake-small": {"input_per_mtok": 1.0, "output_per_mtok": 2.0}})
     if args.redis_timeout_ms:
         config["redis"] |= {"timeout_ms": args.redis_timeout_ms, "connect_timeout_ms": args.redis_timeout_ms}
     admin = redis.Redis.from_url(redis_url)
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "bench.yaml"
-        path.write_text(orjson.dumps(config).decode())
-        env = {**os.environ, "PYTHONPATH": str(tree)}
-        quiet = {"env": env, "cwd": tmp, "stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
-        upstream = subprocess.Popen([str(BIN / "adaptive-proxy"), "fake-upstream", "--port", str(up)], **quiet)
-        gateway = subprocess.Popen([str(BIN / "adaptive-proxy"), "serve", "--config", str(path), "--port", str(gw)],
-                                   **quiet)
+    with serving(config, tree, up, gw):
         try:
-            wait_ready(up)
-            wait_ready(gw)
             key = httpx.post(f"http://127.0.0.1:{gw}/admin/api-keys", headers={"authorization": f"Bearer {ADMIN}"},
                              json={"name": "bench", "rate_limit_rpm": 10**9}, timeout=10).json()["key"]
             raw = request(gw, key)
@@ -121,9 +107,6 @@ def main() -> None:
             for key_name in admin.scan_iter(match=f"{prefix}*"):
                 admin.delete(key_name)
             admin.close()
-            for proc in (gateway, upstream):
-                proc.terminate()
-                proc.wait(timeout=30)
 
 
 if __name__ == "__main__":
