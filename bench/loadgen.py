@@ -66,7 +66,8 @@ def fake_provider_config(upstream_port: int, extra: dict[str, Any] | None = None
 
 
 @contextmanager
-def serving(config: dict[str, Any], tree: Path, upstream_port: int, gateway_port: int) -> Iterator[subprocess.Popen[bytes]]:
+def serving(config: dict[str, Any], tree: Path, upstream_port: int,
+            gateway_port: int) -> Iterator[subprocess.Popen[bytes]]:
     """The fake upstream and `adaptive-proxy serve` of `tree`'s code with `config`, both quiet and
     ready; yields the gateway process and stops both on the way out."""
     with tempfile.TemporaryDirectory() as tmp:
