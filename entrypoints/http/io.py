@@ -27,16 +27,15 @@ async def read_body(request: Request, max_bytes: int) -> bytes:
     """The body, never more than `max_bytes` of it in memory: a declared Content-Length over the
     limit is refused before reading; a chunked upload (no Content-Length) is read chunk by chunk
     and abandoned as soon as it passes the limit."""
-    if not hasattr(request.content, "receive"):  # a body already in memory (the test client)
-        raw = await request.read() or b""
+    length = request.get_first_header(b"content-length")
+    declared = int(length) if length is not None and length.isdigit() else None
+    if declared is not None or not hasattr(request.content, "receive"):  # sized, or already in memory (test client)
+        if declared is not None and declared > max_bytes:
+            raise PayloadTooLarge(f"request body exceeds {max_bytes} bytes")
+        raw = await request.read() or b""  # the server reads no further than the declared length
         if len(raw) > max_bytes:
             raise PayloadTooLarge(f"request body exceeds {max_bytes} bytes")
         return raw
-    length = request.get_first_header(b"content-length")
-    if length is not None and length.isdigit():  # the server reads no further than it declares
-        if int(length) > max_bytes:
-            raise PayloadTooLarge(f"request body exceeds {max_bytes} bytes")
-        return await request.read() or b""
     received = bytearray()
     async for chunk in request.stream():  # type: ignore[attr-defined]  # an async generator; the stub says otherwise
         if chunk:
