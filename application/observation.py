@@ -15,7 +15,7 @@ record of the edge's own facts (`chat=False`), so the access log has one line pe
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
@@ -219,7 +219,7 @@ class Exchange:
         total_ms = self.elapsed_ms()
         record = self.record
         if record is not None:
-            record = replace(record, route=self.route, method=self.method, status=status, total_ms=total_ms)
+            record = record.at_edge(self.route, self.method, status, total_ms)
         else:
             key = principal.key if principal is not None else None
             record = RequestRecord(

@@ -11,6 +11,7 @@ Usage: .venv/bin/python bench/run.py [--rate 300] [--duration 10] [--connections
 With --workers N it measures instead saturation throughput with 1 worker and with N workers,
 side by side (bench/workers.py): .venv/bin/python bench/run.py --workers 2
        .venv/bin/python bench/run.py --telemetry   # telemetry on (JSON access log + /metrics) vs off
+       .venv/bin/python bench/run.py --compare /path/to/older/checkout   # that tree's gateway vs this one's
 """
 
 from __future__ import annotations
@@ -123,20 +124,24 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-async def compare_telemetry(args: argparse.Namespace, up: int, gateways: dict[str, int],
-                            pids: dict[str, int]) -> None:
-    """Same load on a gateway with telemetry off and one with it on, interleaved in rounds."""
+async def compare(args: argparse.Namespace, up: int, gateways: dict[str, int], pids: dict[str, int],
+                  title: str) -> None:
+    """The same load on two gateways (the first is the baseline), interleaved in rounds; each round
+    also measures the upstream directly at the fixed rate, so the latency the gateway adds is known."""
     chat = {"messages": [{"role": "user", "content": "Say hello to the benchmark in a few words."}],
             "max_tokens": 32, "model": "fake:fake-small"}
     raws = {name: build_request("127.0.0.1", port, "/v1/chat/completions", orjson.dumps(chat))
             for name, port in gateways.items()}
+    direct_raw = build_request("127.0.0.1", up, "/v1/chat/completions", orjson.dumps({**chat, "model": "fake-small"}))
     for name, port in gateways.items():
         await closed_loop("127.0.0.1", port, raws[name], connections=8, duration_s=2)
     rounds = args.rounds
     saturation: dict[str, list[Result]] = {name: [] for name in gateways}
     fixed: dict[str, list[Result]] = {name: [] for name in gateways}
+    direct: list[Result] = []
     cpu = {name: 0.0 for name in gateways}
     for i in range(rounds):  # the order flips each round, so drift of a shared machine cancels out
+        direct.append(await open_loop("127.0.0.1", up, direct_raw, rate=args.rate, duration_s=args.duration / rounds))
         for name, port in (list(gateways.items()) if i % 2 == 0 else list(gateways.items())[::-1]):
             before = cpu_seconds(pids[name])
             saturation[name].append(await closed_loop("127.0.0.1", port, raws[name], connections=args.connections,
@@ -144,35 +149,82 @@ async def compare_telemetry(args: argparse.Namespace, up: int, gateways: dict[st
             cpu[name] += cpu_seconds(pids[name]) - before
             fixed[name].append(await open_loop("127.0.0.1", port, raws[name], rate=args.rate,
                                                duration_s=args.duration / rounds))
-    print(f"\n### Telemetry off vs on ({rounds} interleaved rounds; saturation: {args.connections} connections; "
-          f"fixed rate {args.rate} req/s)\n")
-    print("| gateway | saturation req/s | fixed-rate p50 ms | p90 ms | p99 ms | errors |\n|---|---|---|---|---|---|")
+    direct_p50 = merged(direct).percentile(50)
+    print(f"\n### {title} ({rounds} interleaved rounds; saturation: {args.connections} connections; "
+          f"fixed rate {args.rate} req/s; direct to the upstream p50 {direct_p50:.2f} ms)\n")
+    print("| gateway | saturation req/s | fixed-rate p50 ms | p90 ms | p99 ms | added p50 ms | errors |\n"
+          "|---|---|---|---|---|---|---|")
     summary: dict[str, tuple[float, float]] = {}
     for name in gateways:
         throughput = sum(r.throughput for r in saturation[name]) / rounds
-        merged = Result()
-        for r in fixed[name]:
-            merged.latencies_ms.extend(r.latencies_ms)
-            merged.errors += r.errors
-        summary[name] = (throughput, merged.percentile(50))
-        errors = merged.errors + sum(r.errors for r in saturation[name])
-        print(f"| {name} | {throughput:,.0f} | {merged.percentile(50):.2f} | {merged.percentile(90):.2f} | "
-              f"{merged.percentile(99):.2f} | {errors} |")
-    (off_t, off_p50), (on_t, on_p50) = summary["telemetry off"], summary["telemetry on"]
-    print(f"\nThroughput change: {(on_t - off_t) / off_t * 100:+.1f} % (bar: no worse than -5 %); "
-          f"p50 change: {on_p50 - off_p50:+.3f} ms (bar: at most +0.1 ms)")
+        latency = merged(fixed[name])
+        summary[name] = (throughput, latency.percentile(50))
+        errors = latency.errors + sum(r.errors for r in saturation[name])
+        print(f"| {name} | {throughput:,.0f} | {latency.percentile(50):.2f} | {latency.percentile(90):.2f} | "
+              f"{latency.percentile(99):.2f} | {latency.percentile(50) - direct_p50:.2f} | {errors} |")
+    (base, candidate) = list(gateways)
+    (base_t, base_p50), (new_t, new_p50) = summary[base], summary[candidate]
+    print(f"\nThroughput change: {(new_t - base_t) / base_t * 100:+.1f} %; p50 change: {new_p50 - base_p50:+.3f} ms")
     per_request = {name: cpu[name] / max(1, sum(len(r.latencies_ms) for r in saturation[name])) * 1e6
                    for name in gateways}
-    off_us, on_us = per_request["telemetry off"], per_request["telemetry on"]
-    print(f"Gateway CPU per request at saturation: off {off_us:.0f} µs, on {on_us:.0f} µs "
-          f"(+{on_us - off_us:.1f} µs; a CPU-bound gateway's throughput {off_us / on_us * 100 - 100:+.1f} %)")
-    ratios = sorted(on.throughput / off.throughput for on, off in zip(saturation["telemetry on"],
-                                                                       saturation["telemetry off"], strict=True))
-    deltas = sorted(on.percentile(50) - off.percentile(50) for on, off in zip(fixed["telemetry on"],
-                                                                               fixed["telemetry off"], strict=True))
-    print(f"Per round (on vs off, sorted): throughput {', '.join(f'{(r - 1) * 100:+.1f} %' for r in ratios)}; "
+    base_us, new_us = per_request[base], per_request[candidate]
+    print(f"Gateway CPU per request at saturation: {base} {base_us:.0f} µs, {candidate} {new_us:.0f} µs "
+          f"({new_us - base_us:+.1f} µs; a CPU-bound gateway's throughput {base_us / new_us * 100 - 100:+.1f} %)")
+    ratios = sorted(n.throughput / b.throughput for n, b in zip(saturation[candidate], saturation[base], strict=True))
+    deltas = sorted(n.percentile(50) - b.percentile(50) for n, b in zip(fixed[candidate], fixed[base], strict=True))
+    print(f"Per round ({candidate} vs {base}, sorted): "
+          f"throughput {', '.join(f'{(r - 1) * 100:+.1f} %' for r in ratios)}; "
           f"p50 {', '.join(f'{d:+.3f}' for d in deltas)} ms; median {(ratios[len(ratios) // 2] - 1) * 100:+.1f} %, "
           f"{deltas[len(deltas) // 2]:+.3f} ms")
+
+
+def merged(results: list[Result]) -> Result:
+    out = Result()
+    for r in results:
+        out.latencies_ms.extend(r.latencies_ms)
+        out.errors += r.errors
+    return out
+
+
+def install_uvloop() -> None:
+    try:
+        import uvloop
+
+        uvloop.install()
+    except ImportError:
+        pass
+
+
+def trees_main(args: argparse.Namespace) -> None:
+    """`--compare TREE`: a gateway running TREE's code (the baseline) beside one running this checkout's,
+    both on the default configuration (telemetry on) behind one fake upstream."""
+    up = free_port()
+    trees = {f"before ({Path(args.compare).name})": Path(args.compare).resolve(), f"this tree ({ROOT.name})": ROOT}
+    ports = {name: free_port() for name in trees}
+    with tempfile.TemporaryDirectory() as tmp:
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        procs = [subprocess.Popen([str(BIN / "adaptive-proxy"), "fake-upstream", "--port", str(up)], env=env,
+                                  cwd=ROOT)]
+        pids: dict[str, int] = {}
+        config = {"server": {"log_level": "warning"}, "providers": {"fake": {
+            "kind": "openai", "base_url": f"http://127.0.0.1:{up}/v1", "api_key": "k",
+            "models": {"fake-small": {"input_per_mtok": 1.0, "output_per_mtok": 2.0}}}}}
+        path = Path(tmp) / "bench.yaml"
+        path.write_text(orjson.dumps(config).decode())
+        for name, tree in trees.items():
+            procs.append(subprocess.Popen([str(BIN / "adaptive-proxy"), "serve", "--config", str(path), "--port",
+                                           str(ports[name])], env={**env, "PYTHONPATH": str(tree)}, cwd=tmp,
+                                          stderr=subprocess.DEVNULL))
+            pids[name] = procs[-1].pid
+        try:
+            for port in (up, *ports.values()):
+                wait_ready(port)
+            install_uvloop()
+            asyncio.run(compare(args, up, ports, pids, "Before vs this tree"))
+        finally:
+            for proc in reversed(procs):
+                proc.terminate()
+                proc.wait(timeout=30)
 
 
 def telemetry_main(args: argparse.Namespace) -> None:
@@ -203,13 +255,8 @@ def telemetry_main(args: argparse.Namespace) -> None:
         try:
             for port in (up, *ports.values()):
                 wait_ready(port)
-            try:
-                import uvloop
-
-                uvloop.install()
-            except ImportError:
-                pass
-            asyncio.run(compare_telemetry(args, up, ports, pids))
+            install_uvloop()
+            asyncio.run(compare(args, up, ports, pids, "Telemetry off vs on"))
             lines = (Path(tmp) / f"{ports['telemetry on']}.log").read_text().count("adaptive_proxy.access")
             print(f"\nAccess lines written by the telemetry-on gateway: {lines:,}")
         finally:
@@ -223,9 +270,11 @@ def telemetry_main(args: argparse.Namespace) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rounds", type=int, default=None,
-                        help="interleaved rounds (--telemetry: default 6; --workers: default 2)")
+                        help="interleaved rounds (--telemetry, --compare: default 6; --workers: default 2)")
     parser.add_argument("--telemetry", action="store_true",
                         help="compare a gateway with telemetry off and one with JSON access log + metrics on")
+    parser.add_argument("--compare", metavar="TREE",
+                        help="compare a gateway running TREE's code (e.g. a checkout of an older commit) with this one")
     parser.add_argument("--rate", type=float, default=300)
     parser.add_argument("--stream-rate", type=float, default=100)
     parser.add_argument("--duration", type=float, default=10)
@@ -243,6 +292,10 @@ def main() -> None:
     if args.telemetry:
         args.rounds = args.rounds or 6
         telemetry_main(args)
+        return
+    if args.compare:
+        args.rounds = args.rounds or 6
+        trees_main(args)
         return
     up, gw = free_port(), free_port()
     config = {
@@ -265,12 +318,7 @@ def main() -> None:
         try:
             wait_ready(up)
             wait_ready(gw)
-            try:
-                import uvloop
-
-                uvloop.install()
-            except ImportError:
-                pass
+            install_uvloop()
             asyncio.run(measure(args, up, gw, gateway.pid))
         finally:
             for proc in (gateway, upstream):

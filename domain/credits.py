@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from functools import lru_cache
 from typing import Any, Literal
 
 from domain.catalog import ModelInfo
@@ -71,11 +72,10 @@ class Prices:
     cache_read: Decimal
     cache_write: Decimal
 
-    @classmethod
-    def of(cls, info: ModelInfo) -> Prices:
-        return cls(input=Decimal(str(info.input_per_mtok)), output=Decimal(str(info.output_per_mtok)),
-                   cache_read=_price(info.cache_read_per_mtok, info.input_per_mtok),
-                   cache_write=_price(info.cache_write_per_mtok, info.input_per_mtok))
+    @staticmethod
+    def of(info: ModelInfo) -> Prices:
+        """The prices of a catalog entry (remembered per entry: every priced request asks)."""
+        return _prices_of(info)
 
     def cost(self, usage: Usage) -> Decimal:
         read = max(0, usage.cache_read_tokens)
@@ -84,6 +84,13 @@ class Prices:
         total = (plain * self.input + read * self.cache_read + write * self.cache_write
                  + max(0, usage.output_tokens) * self.output)
         return (total / _PER_MTOK).quantize(QUANTUM, rounding=ROUND_HALF_UP)
+
+
+@lru_cache(maxsize=4096)
+def _prices_of(info: ModelInfo) -> Prices:
+    return Prices(input=Decimal(str(info.input_per_mtok)), output=Decimal(str(info.output_per_mtok)),
+                  cache_read=_price(info.cache_read_per_mtok, info.input_per_mtok),
+                  cache_write=_price(info.cache_write_per_mtok, info.input_per_mtok))
 
 
 def cost_usd(usage: Usage, info: ModelInfo | None) -> tuple[Decimal, bool]:

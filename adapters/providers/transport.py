@@ -377,8 +377,8 @@ class FastTransport(httpx2.AsyncBaseTransport):
             except httpx2.RequestNotRead:
                 body = b"".join([part async for part in request.stream])  # type: ignore[union-attr]
             route = self._route(scheme, host, port)
-            head = self._head(request, host, port, len(body), route if scheme == b"http" else None)
-            replayable = request.method in _IDEMPOTENT or "idempotency-key" in request.headers
+            head, keyed = self._head(request, host, port, len(body), route if scheme == b"http" else None)
+            replayable = keyed or request.method in _IDEMPOTENT
             conn = await self._send(pool, scheme, host, port, head + body, timeouts, read_timeout, replayable)
         except BaseException:
             pool.slots.release()
@@ -387,15 +387,20 @@ class FastTransport(httpx2.AsyncBaseTransport):
                                extensions={"http_version": b"HTTP/1.1"})
 
     @staticmethod
-    def _head(request: httpx2.Request, host: bytes, port: int, length: int, route: _Route | None = None) -> bytes:
+    def _head(request: httpx2.Request, host: bytes, port: int, length: int,
+              route: _Route | None = None) -> tuple[bytes, bool]:
+        """The request head, and whether it carries an Idempotency-Key (read here: asking
+        `request.headers` would decode every header once more)."""
         # Through a plain-HTTP proxy the request line carries the absolute URL.
         target = str(request.url).encode("ascii") if route is not None and route.proxy else request.url.raw_path
         lines = [request.method.encode() + b" " + target + b" HTTP/1.1"]
-        has_host = False
+        has_host = keyed = False
         for name, value in request.headers.raw:
             lower = name.lower()
             if lower == b"host":
                 has_host = True
+            elif lower == b"idempotency-key":
+                keyed = True
             elif lower in (b"content-length", b"transfer-encoding"):
                 continue
             lines.append(name + b": " + value)
@@ -404,7 +409,7 @@ class FastTransport(httpx2.AsyncBaseTransport):
         if route is not None and route.proxy_auth:
             lines.append(b"Proxy-Authorization: " + route.proxy_auth)
         lines.append(b"Content-Length: " + str(length).encode())
-        return b"\r\n".join(lines) + b"\r\n\r\n"
+        return b"\r\n".join(lines) + b"\r\n\r\n", keyed
 
     async def _send(self, pool: _Pool, scheme: bytes, host: bytes, port: int, payload: bytes,
                     timeouts: Mapping[str, Any], read_timeout: float | None,

@@ -188,23 +188,34 @@ def _stop(raw: Any) -> list[str]:
     return list(raw)
 
 
+# Fields the domain does not model but an OpenAI-compatible provider receives as they are, by the
+# type that provider requires.
+_PASSTHROUGH_TYPES: dict[str, str] = {
+    "frequency_penalty": "penalty", "presence_penalty": "penalty", "seed": "integer",
+    **dict.fromkeys(("stream_options", "metadata", "logit_bias", "prediction", "audio", "web_search_options"),
+                    "object"),
+    **dict.fromkeys(("user", "service_tier", "reasoning_effort", "verbosity"), "string"),
+    **dict.fromkeys(("stream", "logprobs", "parallel_tool_calls", "store"), "boolean"),
+}
+_TYPE_OF_KIND: dict[str, type] = {"object": dict, "string": str, "boolean": bool}
+
+
 def _check_passthrough(body: dict[str, Any]) -> None:
-    """Fields the domain does not model but an OpenAI-compatible provider receives as they are:
-    refused here when the provider would refuse them."""
-    for key in ("frequency_penalty", "presence_penalty"):
-        number(body.get(key), key, key, _CODE, -2, 2)
-    seed = body.get("seed")
-    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
-        raise _invalid("seed must be an integer", "seed")
-    for key in ("stream_options", "metadata", "logit_bias", "prediction", "audio", "web_search_options"):
-        if body.get(key) is not None and not isinstance(body[key], dict):
-            raise _invalid(f"{key} must be an object", key)
-    for key in ("user", "service_tier", "reasoning_effort", "verbosity"):
-        if body.get(key) is not None and not isinstance(body[key], str):
-            raise _invalid(f"{key} must be a string", key)
-    for key in ("stream", "logprobs", "parallel_tool_calls", "store"):
-        if body.get(key) is not None and not isinstance(body[key], bool):
-            raise _invalid(f"{key} must be a boolean", key)
+    """The pass-through fields (`_PASSTHROUGH_TYPES`) refused here when the provider would refuse
+    them. Most bodies carry none or one, so only the ones present are looked at."""
+    present = body.keys() & _PASSTHROUGH_TYPES.keys()
+    if not present:
+        return
+    for key, kind in _PASSTHROUGH_TYPES.items():
+        if key not in present or (value := body[key]) is None:
+            continue
+        if kind == "penalty":
+            number(value, key, key, _CODE, -2, 2)
+        elif kind == "integer":
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise _invalid(f"{key} must be an integer", key)
+        elif not isinstance(value, _TYPE_OF_KIND[kind]):
+            raise _invalid(f"{key} must be {'an' if kind == 'object' else 'a'} {kind}", key)
 
 
 def parse_request(body: dict[str, Any]) -> ChatRequest:
