@@ -15,6 +15,7 @@ import httpx2
 import orjson
 
 from adapters.providers.errors import from_status, retry_after_seconds, translate_transport_error
+from adapters.providers.factory import SharedClient
 from adapters.redaction import header_secrets
 from domain.chat import ChatRequest
 from domain.errors import UpstreamError
@@ -50,7 +51,14 @@ def error_message(response: httpx2.Response) -> tuple[str, str | None]:
     return response.reason_phrase or "error", None
 
 
+_MAX_URLS = 256  # parsed request URLs kept per sender (one per path: per model for Gemini)
+
+
 class DirectSender:
+    """POSTs JSON to one provider. Through the shared pool (`SharedClient`) the merged headers,
+    the timeouts and each path's parsed URL are prepared once and requests skip httpx2's
+    per-request pipeline; any other client (tests' mock transports) gets the standard one."""
+
     def __init__(self, http: httpx2.AsyncClient, base_url: str, headers: dict[str, str], timeout_s: float,
                  provider: str) -> None:
         self._http = http
@@ -59,18 +67,43 @@ class DirectSender:
         self._timeout = httpx2.Timeout(timeout_s, connect=min(timeout_s, 10.0))
         self._provider = provider
         self.secrets = header_secrets(headers)  # redacted from whatever the upstream echoes back
+        self._shared = http if isinstance(http, SharedClient) else None
+        self._prepared_headers = self._merged(None)
+        self._extensions = {"timeout": self._timeout.as_dict()}
+        self._urls: dict[str, httpx2.URL] = {}
+
+    def _merged(self, extra_headers: dict[str, str] | None) -> httpx2.Headers:
+        """The client's headers, then the caller's same-family ones, then the SDK's (which win)."""
+        merged = httpx2.Headers(self._http.headers)
+        if extra_headers:
+            merged.update(extra_headers)
+        merged.update(self._headers)
+        return merged
+
+    async def _send(self, path: str, content: bytes, stream: bool,
+                    extra_headers: dict[str, str] | None) -> httpx2.Response:
+        if self._shared is None:
+            headers = {**extra_headers, **self._headers} if extra_headers else self._headers
+            request = self._http.build_request("POST", self._base + path, content=content, headers=headers,
+                                               timeout=self._timeout)
+            return await self._http.send(request, stream=stream)
+        url = self._urls.get(path)
+        if url is None:
+            if len(self._urls) >= _MAX_URLS:
+                self._urls.clear()
+            url = self._urls[path] = httpx2.URL(self._base + path)
+        headers = self._merged(extra_headers) if extra_headers else self._prepared_headers
+        request = httpx2.Request("POST", url, headers=headers, stream=httpx2.ByteStream(content),
+                                 extensions=self._extensions)
+        request.read()
+        return await self._shared.send_prepared(request, stream=stream)
 
     async def post(self, path: str, body: dict[str, Any], *, stream: bool = False,
                    extra_headers: dict[str, str] | None = None) -> httpx2.Response:
         """POST JSON; a non-2xx answer or a transport failure raises the matching UpstreamError.
         `extra_headers` (the client's same-family headers) never replace the SDK's own."""
-        headers = self._headers
-        if extra_headers:
-            headers = {**extra_headers, **self._headers}
-        request = self._http.build_request("POST", self._base + path, content=orjson.dumps(body),
-                                           headers=headers, timeout=self._timeout)
         try:
-            response = await self._http.send(request, stream=stream)
+            response = await self._send(path, orjson.dumps(body), stream, extra_headers)
             if response.status_code >= 400:
                 await response.aread()
                 await response.aclose()

@@ -35,13 +35,40 @@ class _NoCookies(CookiePolicy):
         return False
 
 
+class SharedClient(httpx2.AsyncClient):
+    """The shared pool's client. `send_prepared` sends a request whose URL and headers the caller
+    prepared once (adapters/providers/direct.py) straight to the transport, without httpx2's
+    per-request pipeline: no URL and header merge, no header re-normalisation, no auth, redirect or
+    cookie handling (the pool follows no redirects and keeps no cookies anyway). The request hooks
+    still run (the trace context's `traceparent`)."""
+
+    def __init__(self, transport: httpx2.AsyncBaseTransport, **kwargs: Any) -> None:
+        super().__init__(transport=transport, **kwargs)
+        self._pool_transport = transport
+
+    async def send_prepared(self, request: httpx2.Request, *, stream: bool) -> httpx2.Response:
+        for hook in self.event_hooks["request"]:
+            await hook(request)
+        response = await self._pool_transport.handle_async_request(request)
+        response.request = request
+        if not stream:
+            try:
+                await response.aread()
+            except BaseException:
+                await response.aclose()
+                raise
+        return response
+
+
 def shared_http_client(max_connections_per_host: int = 512,
-                       outgoing_headers: Callable[[Any], None] | None = None) -> httpx2.AsyncClient:
+                       outgoing_headers: Callable[[Any], None] | None = None,
+                       transport: httpx2.AsyncBaseTransport | None = None) -> SharedClient:
     """One connection pool for every provider (timeouts are set per request by each SDK), with no
     cookie jar. `outgoing_headers(headers)` may add headers to every upstream request (the trace
     context's `traceparent` when traces are on).
 
     The lean keep-alive transport replaces httpcore2: see adapters/providers/transport.py.
+    `transport` replaces it (tests: a mocked network behind the real client).
     """
     hooks: dict[str, list[Callable[[httpx2.Request], Awaitable[None]]]] = {}
     if outgoing_headers is not None:
@@ -51,8 +78,8 @@ def shared_http_client(max_connections_per_host: int = 512,
             add(request.headers)
 
         hooks["request"] = [on_request]
-    return httpx2.AsyncClient(
-        transport=FastTransport(max_connections_per_host=max_connections_per_host),
+    return SharedClient(
+        transport or FastTransport(max_connections_per_host=max_connections_per_host),
         timeout=httpx2.Timeout(60.0, connect=10.0),
         follow_redirects=False,
         cookies=CookieJar(policy=_NoCookies()),

@@ -45,8 +45,8 @@ async def test_server_and_attempt_spans_with_genai_attributes_and_propagation() 
 
     container = build_container(settings_from_dict(CONFIG))
     container.tracing.override(providers.Object(tracing))
-    client = shared_http_client(outgoing_headers=tracing.inject_headers)
-    client._transport = httpx2.MockTransport(upstream)  # the real client's hooks, a mocked network
+    # the real client's hooks, a mocked network
+    client = shared_http_client(outgoing_headers=tracing.inject_headers, transport=httpx2.MockTransport(upstream))
     container.http_client.override(providers.Object(client))
     app = create_app(container)
     await app.start()
