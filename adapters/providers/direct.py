@@ -83,8 +83,8 @@ class DirectSender:
     async def _send(self, path: str, content: bytes, stream: bool,
                     extra_headers: dict[str, str] | None) -> httpx2.Response:
         if self._shared is None:
-            headers = {**extra_headers, **self._headers} if extra_headers else self._headers
-            request = self._http.build_request("POST", self._base + path, content=content, headers=headers,
+            sent = {**extra_headers, **self._headers} if extra_headers else self._headers
+            request = self._http.build_request("POST", self._base + path, content=content, headers=sent,
                                                timeout=self._timeout)
             return await self._http.send(request, stream=stream)
         url = self._urls.get(path)
