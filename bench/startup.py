@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -19,17 +18,14 @@ import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from loadgen import free_port  # noqa: E402
+
 BIN = Path(sys.executable).parent
 CONFIG = """
 providers:
   fake: {kind: openai, base_url: "http://127.0.0.1:9/v1", api_key: k, models: {fake-small: {}}}
 """
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def serve_ready_s(config: Path, workdir: str) -> float:

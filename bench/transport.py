@@ -21,15 +21,12 @@ import httpx2
 
 from adapters.providers.transport import FastTransport
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from loadgen import free_port
+
 BIN = Path(sys.executable).parent
 BODY = b'{"model":"m","messages":[{"role":"user","content":"hello there"}]}'
 STREAM_BODY = b'{"model":"m","stream":true,"messages":[{"role":"user","content":"a b c d e f g h"}]}'
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _user_cpu() -> float:

@@ -126,7 +126,7 @@ def _wait_http(port: int, proc: subprocess.Popen[bytes], timeout_s: float = 60) 
 
 
 def _one_round(workers: int, args: argparse.Namespace, config: Path, tmp: Path, upstream_pid: int) -> Round:
-    from run import free_port
+    from loadgen import free_port
 
     port = free_port()
     gateway = _start_gateway(config, port, workers, str(tmp))
@@ -161,7 +161,7 @@ def _measure(port: int, body: bytes, args: argparse.Namespace, tmp: Path, durati
 
 
 def main(args: argparse.Namespace) -> None:
-    from run import free_port, wait_ready
+    from loadgen import free_port, wait_ready
 
     if args.generator == "auto":
         args.generator = "wrk" if shutil.which("wrk") else "loadgen"
