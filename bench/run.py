@@ -108,17 +108,21 @@ def cpu_seconds(pid: int) -> float:
 async def compare(args: argparse.Namespace, up: int, gateways: dict[str, int], pids: dict[str, int],
                   title: str) -> None:
     """The same load on two gateways (the first is the baseline), interleaved in rounds; each round
-    also measures the upstream directly at the fixed rate, so the latency the gateway adds is known."""
+    also measures the upstream directly at the fixed rate, so the latency the gateway adds is known,
+    and streams at `--stream-rate` for the time to first byte."""
     chat = {"messages": [{"role": "user", "content": "Say hello to the benchmark in a few words."}],
             "max_tokens": 32, "model": "fake:fake-small"}
     raws = {name: build_request("127.0.0.1", port, "/v1/chat/completions", orjson.dumps(chat))
             for name, port in gateways.items()}
     direct_raw = build_request("127.0.0.1", up, "/v1/chat/completions", orjson.dumps({**chat, "model": "fake-small"}))
+    streams = {name: build_request("127.0.0.1", port, "/v1/chat/completions", orjson.dumps({**chat, "stream": True}))
+               for name, port in gateways.items()}
     for name, port in gateways.items():
         await closed_loop("127.0.0.1", port, raws[name], connections=8, duration_s=2)
     rounds = args.rounds
     saturation: dict[str, list[Result]] = {name: [] for name in gateways}
     fixed: dict[str, list[Result]] = {name: [] for name in gateways}
+    streamed: dict[str, list[Result]] = {name: [] for name in gateways}
     direct: list[Result] = []
     cpu = {name: 0.0 for name in gateways}
     for i in range(rounds):  # the order flips each round, so drift of a shared machine cancels out
@@ -130,19 +134,23 @@ async def compare(args: argparse.Namespace, up: int, gateways: dict[str, int], p
             cpu[name] += cpu_seconds(pids[name]) - before
             fixed[name].append(await open_loop("127.0.0.1", port, raws[name], rate=args.rate,
                                                duration_s=args.duration / rounds))
+            streamed[name].append(await open_loop("127.0.0.1", port, streams[name], rate=args.stream_rate,
+                                                  duration_s=args.duration / rounds / 2))
     direct_p50 = merged(direct).percentile(50)
     print(f"\n### {title} ({rounds} interleaved rounds; saturation: {args.connections} connections; "
           f"fixed rate {args.rate} req/s; direct to the upstream p50 {direct_p50:.2f} ms)\n")
-    print("| gateway | saturation req/s | fixed-rate p50 ms | p90 ms | p99 ms | added p50 ms | errors |\n"
-          "|---|---|---|---|---|---|---|")
+    print("| gateway | saturation req/s | fixed-rate p50 ms | p90 ms | p99 ms | added p50 ms | "
+          "stream TTFB p50 ms | errors |\n|---|---|---|---|---|---|---|---|")
     summary: dict[str, tuple[float, float]] = {}
     for name in gateways:
         throughput = sum(r.throughput for r in saturation[name]) / rounds
         latency = merged(fixed[name])
         summary[name] = (throughput, latency.percentile(50))
-        errors = latency.errors + sum(r.errors for r in saturation[name])
+        stream = merged(streamed[name])
+        errors = latency.errors + stream.errors + sum(r.errors for r in saturation[name])
         print(f"| {name} | {throughput:,.0f} | {latency.percentile(50):.2f} | {latency.percentile(90):.2f} | "
-              f"{latency.percentile(99):.2f} | {latency.percentile(50) - direct_p50:.2f} | {errors} |")
+              f"{latency.percentile(99):.2f} | {latency.percentile(50) - direct_p50:.2f} | "
+              f"{stream.percentile(50, stream.ttfb_ms):.2f} | {errors} |")
     (base, candidate) = list(gateways)
     (base_t, base_p50), (new_t, new_p50) = summary[base], summary[candidate]
     print(f"\nThroughput change: {(new_t - base_t) / base_t * 100:+.1f} %; p50 change: {new_p50 - base_p50:+.3f} ms")
@@ -163,6 +171,7 @@ def merged(results: list[Result]) -> Result:
     out = Result()
     for r in results:
         out.latencies_ms.extend(r.latencies_ms)
+        out.ttfb_ms.extend(r.ttfb_ms)
         out.errors += r.errors
     return out
 
