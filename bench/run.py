@@ -196,15 +196,18 @@ def trees_main(args: argparse.Namespace) -> None:
         procs = [subprocess.Popen([str(BIN / "adaptive-proxy"), "fake-upstream", "--port", str(up)], env=env,
                                   cwd=ROOT)]
         pids: dict[str, int] = {}
+        logs = []
         config = {"server": {"log_level": "warning"}, "providers": {"fake": {
             "kind": "openai", "base_url": f"http://127.0.0.1:{up}/v1", "api_key": "k",
             "models": {"fake-small": {"input_per_mtok": 1.0, "output_per_mtok": 2.0}}}}}
         path = Path(tmp) / "bench.yaml"
         path.write_text(orjson.dumps(config).decode())
         for name, tree in trees.items():
+            log = (Path(tmp) / f"{ports[name]}.log").open("wb")  # access lines to a file, as a shipper would read
+            logs.append(log)
             procs.append(subprocess.Popen([str(BIN / "adaptive-proxy"), "serve", "--config", str(path), "--port",
                                            str(ports[name])], env={**env, "PYTHONPATH": str(tree)}, cwd=tmp,
-                                          stderr=subprocess.DEVNULL))
+                                          stderr=log))
             pids[name] = procs[-1].pid
         try:
             for port in (up, *ports.values()):
@@ -215,6 +218,8 @@ def trees_main(args: argparse.Namespace) -> None:
             for proc in reversed(procs):
                 proc.terminate()
                 proc.wait(timeout=30)
+            for log in logs:
+                log.close()
 
 
 def telemetry_main(args: argparse.Namespace) -> None:
@@ -303,8 +308,9 @@ def main() -> None:
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         upstream = subprocess.Popen([str(BIN / "adaptive-proxy"), "fake-upstream", "--port", str(up)], env=env,
                                     cwd=ROOT)
+        log = (Path(tmp) / "gateway.log").open("wb")  # the access lines go to a file, as a shipper would read
         gateway = subprocess.Popen([str(BIN / "adaptive-proxy"), "serve", "--config", str(path), "--port", str(gw)],
-                                   env=env, cwd=tmp)
+                                   env=env, cwd=tmp, stderr=log)
         try:
             wait_ready(up)
             wait_ready(gw)
@@ -314,6 +320,7 @@ def main() -> None:
             for proc in (gateway, upstream):
                 proc.terminate()
                 proc.wait(timeout=30)
+            log.close()
 
 
 if __name__ == "__main__":
