@@ -23,6 +23,7 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import orjson
 
@@ -185,81 +186,62 @@ def install_uvloop() -> None:
         pass
 
 
-def trees_main(args: argparse.Namespace) -> None:
-    """`--compare TREE`: a gateway running TREE's code (the baseline) beside one running this checkout's,
-    both on the default configuration (telemetry on) behind one fake upstream."""
-    up = free_port()
-    trees = {f"before ({Path(args.compare).name})": Path(args.compare).resolve(), f"this tree ({ROOT.name})": ROOT}
-    ports = {name: free_port() for name in trees}
+def side_by_side(args: argparse.Namespace, up: int, configs: dict[str, dict[str, Any]], title: str,
+                 trees: dict[str, Path] | None = None) -> dict[str, str]:
+    """The fake upstream on `up` and one gateway per entry of `configs` (the first is the baseline;
+    `trees[name]`, when given, is the checkout whose code it runs), compared by `compare`. Each
+    gateway's access lines go to a file, as a shipper would read them; returns each file's text."""
+    ports = {name: free_port() for name in configs}
     with tempfile.TemporaryDirectory() as tmp:
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         procs = [subprocess.Popen([str(BIN / "adaptive-proxy"), "fake-upstream", "--port", str(up)], env=env,
                                   cwd=ROOT)]
+        logs = {name: Path(tmp) / f"{port}.log" for name, port in ports.items()}
         pids: dict[str, int] = {}
-        logs = []
-        config = {"server": {"log_level": "warning"}, "providers": {"fake": {
-            "kind": "openai", "base_url": f"http://127.0.0.1:{up}/v1", "api_key": "k",
-            "models": {"fake-small": {"input_per_mtok": 1.0, "output_per_mtok": 2.0}}}}}
-        path = Path(tmp) / "bench.yaml"
-        path.write_text(orjson.dumps(config).decode())
-        for name, tree in trees.items():
-            log = (Path(tmp) / f"{ports[name]}.log").open("wb")  # access lines to a file, as a shipper would read
-            logs.append(log)
-            procs.append(subprocess.Popen([str(BIN / "adaptive-proxy"), "serve", "--config", str(path), "--port",
-                                           str(ports[name])], env={**env, "PYTHONPATH": str(tree)}, cwd=tmp,
-                                          stderr=log))
+        for name, port in ports.items():
+            path = Path(tmp) / f"{port}.yaml"
+            path.write_text(orjson.dumps(configs[name]).decode())  # JSON is YAML
+            tree_env = {**env, "PYTHONPATH": str(trees[name])} if trees else env
+            with logs[name].open("wb") as log:
+                procs.append(subprocess.Popen([str(BIN / "adaptive-proxy"), "serve", "--config", str(path),
+                                               "--port", str(port)], env=tree_env, cwd=tmp, stderr=log))
             pids[name] = procs[-1].pid
         try:
             for port in (up, *ports.values()):
                 wait_ready(port)
             install_uvloop()
-            asyncio.run(compare(args, up, ports, pids, "Before vs this tree"))
+            asyncio.run(compare(args, up, ports, pids, title))
         finally:
             for proc in reversed(procs):
                 proc.terminate()
                 proc.wait(timeout=30)
-            for log in logs:
-                log.close()
+        return {name: log.read_text() for name, log in logs.items()}
+
+
+def trees_main(args: argparse.Namespace) -> None:
+    """`--compare TREE`: a gateway running TREE's code (the baseline) beside one running this checkout's,
+    both on the default configuration (telemetry on) behind one fake upstream."""
+    up = free_port()
+    trees = {f"before ({Path(args.compare).name})": Path(args.compare).resolve(), f"this tree ({ROOT.name})": ROOT}
+    config = {"server": {"log_level": "warning"}, "providers": {"fake": {
+        "kind": "openai", "base_url": f"http://127.0.0.1:{up}/v1", "api_key": "k",
+        "models": {"fake-small": {"input_per_mtok": 1.0, "output_per_mtok": 2.0}}}}}
+    side_by_side(args, up, dict.fromkeys(trees, config), "Before vs this tree", trees)
 
 
 def telemetry_main(args: argparse.Namespace) -> None:
     up = free_port()
-    ports = {"telemetry off": free_port(), "telemetry on": free_port()}
     provider = {"kind": "openai", "base_url": f"http://127.0.0.1:{up}/v1", "api_key": "k",
                 "models": {"fake-small": {"input_per_mtok": 1.0, "output_per_mtok": 2.0}}}
     servers = {
         "telemetry off": {"log_level": "warning", "access_log": False},
         "telemetry on": {"log_level": "warning", "access_log": True, "log_format": "json"},
     }
-    with tempfile.TemporaryDirectory() as tmp:
-        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-        procs = [subprocess.Popen([str(BIN / "adaptive-proxy"), "fake-upstream", "--port", str(up)], env=env,
-                                  cwd=ROOT)]
-        logs = []
-        pids: dict[str, int] = {}
-        for name, port in ports.items():
-            config = {"server": servers[name], "providers": {"fake": provider},
+    configs = {name: {"server": server, "providers": {"fake": provider},
                       "telemetry": {"metrics": {"enabled": name == "telemetry on"}}}
-            path = Path(tmp) / f"{port}.yaml"
-            path.write_text(orjson.dumps(config).decode())
-            log = (Path(tmp) / f"{port}.log").open("wb")  # access lines go to a file, as a shipper would read
-            logs.append(log)
-            procs.append(subprocess.Popen([str(BIN / "adaptive-proxy"), "serve", "--config", str(path),
-                                           "--port", str(port)], env=env, cwd=tmp, stderr=log))
-            pids[name] = procs[-1].pid
-        try:
-            for port in (up, *ports.values()):
-                wait_ready(port)
-            install_uvloop()
-            asyncio.run(compare(args, up, ports, pids, "Telemetry off vs on"))
-            lines = (Path(tmp) / f"{ports['telemetry on']}.log").read_text().count("adaptive_proxy.access")
-            print(f"\nAccess lines written by the telemetry-on gateway: {lines:,}")
-        finally:
-            for proc in reversed(procs):
-                proc.terminate()
-                proc.wait(timeout=30)
-            for log in logs:
-                log.close()
+               for name, server in servers.items()}
+    lines = side_by_side(args, up, configs, "Telemetry off vs on")["telemetry on"].count("adaptive_proxy.access")
+    print(f"\nAccess lines written by the telemetry-on gateway: {lines:,}")
 
 
 def main() -> None:
