@@ -47,6 +47,8 @@ class SharedClient(httpx2.AsyncClient):
         self._pool_transport = transport
 
     async def send_prepared(self, request: httpx2.Request, *, stream: bool) -> httpx2.Response:
+        if self.is_closed:
+            raise RuntimeError("Cannot send a request, as the client has been closed.")  # as httpx2's send
         for hook in self.event_hooks["request"]:
             await hook(request)
         response = await self._pool_transport.handle_async_request(request)

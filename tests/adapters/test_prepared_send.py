@@ -62,3 +62,13 @@ async def test_an_error_status_through_the_prepared_path_is_an_upstream_error() 
         with pytest.raises(UpstreamError) as raised:
             await sender.post_json("/chat/completions", BODY)
     assert raised.value.status == 429 and raised.value.retry_after == 3 and "slow down" in str(raised.value)
+
+
+async def test_a_closed_shared_client_sends_nothing() -> None:
+    async with RawServer() as server:
+        shared = shared_http_client()
+        await shared.aclose()
+        sender = DirectSender(shared, server.url("/v1"), SDK_HEADERS, 30.0, "up")
+        with pytest.raises(RuntimeError, match="closed"):
+            await sender.post_json("/chat/completions", BODY)
+    assert server.requests == []
