@@ -2,7 +2,8 @@
 
 Starts the fake upstream as a subprocess, builds the gateway app of TREE (default: this checkout)
 in this process and sends it N OpenAI chat requests one after another through ASGI scope/receive/send
-(uvicorn and the client's sockets are not in the figure; the upstream call is, over loopback).
+(uvicorn and the client's sockets are not in the figure; the upstream call is, over loopback; the
+logging is configured as `serve` does, into a file, so the access line is).
 Prints CPU µs per request (process_time) and, with --profile, the functions by own time and the
 total number of Python function calls per request (deterministic, so a fair comparison between
 trees on a noisy machine):
@@ -68,6 +69,21 @@ async def one(app: Any, port: int) -> int:
     return status
 
 
+def log_to_file(settings: Any, path: Path) -> None:
+    """The process's logging as `serve` configures it (so the access line is in the figure), into `path`
+    (a tree from before adapters.telemetry.logs existed logs nothing)."""
+    try:
+        from adapters.telemetry.logs import configure_logging
+    except ImportError:
+        return
+    stderr = sys.stderr
+    sys.stderr = path.open("w")  # configure_logging's handler writes to the sys.stderr of the moment
+    try:
+        configure_logging(settings.server)
+    finally:
+        sys.stderr = stderr
+
+
 async def run(tree: Path, up: int, n: int, profile: bool, dump: str | None = None) -> None:
     sys.path.insert(0, str(tree))
     from adapters.config import load_settings
@@ -79,7 +95,9 @@ async def run(tree: Path, up: int, n: int, profile: bool, dump: str | None = Non
         path = Path(tmp) / "bench.yaml"
         path.write_text(orjson.dumps(config).decode())
         os.chdir(tmp)
-        app = create_app(build_container(load_settings(str(path))))
+        settings = load_settings(str(path))
+        log_to_file(settings, Path(tmp) / "gateway.log")
+        app = create_app(build_container(settings))
         await app.start()
         for _ in range(300):  # warm up
             assert await one(app, 8000) == 200
