@@ -69,17 +69,19 @@ async def one(app: Any, port: int) -> int:
     return status
 
 
-def log_to_file(settings: Any, path: Path) -> None:
+def log_to_file(tree: Path, settings: Any, path: Path) -> None:
     """The process's logging as `serve` configures it (so the access line is in the figure), into `path`
     (a tree from before adapters.telemetry.logs existed logs nothing)."""
     try:
-        from adapters.telemetry.logs import configure_logging
+        from adapters.telemetry import logs
     except ImportError:
+        return
+    if not Path(logs.__file__).resolve().is_relative_to(tree):  # the installed checkout's, not TREE's
         return
     stderr = sys.stderr
     sys.stderr = path.open("w")  # configure_logging's handler writes to the sys.stderr of the moment
     try:
-        configure_logging(settings.server)
+        logs.configure_logging(settings.server)
     finally:
         sys.stderr = stderr
 
@@ -96,7 +98,7 @@ async def run(tree: Path, up: int, n: int, profile: bool, dump: str | None = Non
         path.write_text(orjson.dumps(config).decode())
         os.chdir(tmp)
         settings = load_settings(str(path))
-        log_to_file(settings, Path(tmp) / "gateway.log")
+        log_to_file(tree, settings, Path(tmp) / "gateway.log")
         app = create_app(build_container(settings))
         await app.start()
         for _ in range(300):  # warm up
