@@ -54,23 +54,10 @@ class JsonFormatter(logging.Formatter):
         return orjson.dumps(line).decode()
 
 
-class TextFormatter(logging.Formatter):
-    """TEXT_FORMAT. An access line is text already: it skips the generic formatting (`%` on the
-    record's dict, the time and exception checks), as a JSON access line does in JsonFormatter."""
-
-    def __init__(self) -> None:
-        super().__init__(TEXT_FORMAT)
-
-    def format(self, record: logging.LogRecord) -> str:
-        if getattr(record, "access_line", False):
-            return f"{record.levelname} {record.name}: {record.msg}"
-        return super().format(record)
-
-
 def configure_logging(server: ServerSettings) -> None:
     """Install the one handler, the level, the quiet libraries and the access logger's level."""
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(JsonFormatter() if server.log_format == "json" else TextFormatter())
+    handler.setFormatter(JsonFormatter() if server.log_format == "json" else logging.Formatter(TEXT_FORMAT))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(server.log_level.upper())
@@ -150,9 +137,8 @@ class AccessLog:
         if self._json:
             line = orjson.dumps({"ts": _iso(time.time()), "level": "INFO", "logger": self._log.name,
                                  **fields}).decode()
-        else:  # numbers need no quoting: written as they are, without a call per field
-            line = " ".join([f"{k}={v}" if type(v) is int or type(v) is float else f"{k}={_text_value(v)}"
-                             for k, v in fields.items()])
+        else:
+            line = " ".join(f"{k}={_text_value(v)}" for k, v in fields.items())
         self._log.handle(self._entry(line))
 
     def _entry(self, line: str) -> logging.LogRecord:
@@ -163,7 +149,6 @@ class AccessLog:
             template = self._template = logging.LogRecord(self._log.name, logging.INFO, __file__, 0, "", None,
                                                           None).__dict__
             template["json_line"] = self._json
-            template["access_line"] = True
         entry = logging.LogRecord.__new__(logging.LogRecord)
         entry.__dict__.update(template)
         now = time.time()

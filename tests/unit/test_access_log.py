@@ -9,7 +9,7 @@ import orjson
 import pytest
 
 from adapters.redaction import install_log_redaction
-from adapters.telemetry.logs import ACCESS_LOGGER, TEXT_FORMAT, AccessLog, JsonFormatter, TextFormatter
+from adapters.telemetry.logs import ACCESS_LOGGER, AccessLog, JsonFormatter
 from domain.telemetry import RequestRecord
 
 RECORD = RequestRecord(request_id="r1", family="openai", route="/v1/chat/completions", status=200, method="POST",
@@ -27,18 +27,6 @@ def test_text_line_names_every_field(caplog: pytest.LogCaptureFixture) -> None:
                  "upstream_ms=10.0", "overhead_ms=2.5", "tokens_in=3", "tokens_out=2", "cost_usd=0.0005",
                  "cache=miss"):
         assert part in line.split(" ")
-
-
-def test_the_text_formatter_writes_an_access_line_as_the_standard_format_would(
-        caplog: pytest.LogCaptureFixture) -> None:
-    with caplog.at_level(logging.INFO, ACCESS_LOGGER):
-        AccessLog("text").observe(RECORD)
-    [record] = caplog.records
-    assert getattr(record, "access_line", False)  # takes the short path
-    assert TextFormatter().format(record) == logging.Formatter(TEXT_FORMAT).format(record)
-    assert TextFormatter().format(record).startswith("INFO adaptive_proxy.access: request_id=r1 method=POST")
-    other = logging.LogRecord("adaptive_proxy", logging.WARNING, __file__, 1, "a %s line", ("plain",), None)
-    assert TextFormatter().format(other) == "WARNING adaptive_proxy: a plain line"
 
 
 def test_json_line_is_one_object(caplog: pytest.LogCaptureFixture) -> None:
